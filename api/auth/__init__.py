@@ -1,0 +1,1 @@
+"""Signed-request authentication (API.md §2)."""

@@ -1,0 +1,146 @@
+"""Verifies a signed request as API.md §2 reads; every failure raises TokenError(code).
+
+The steps are numbered as the contract gives them. The key is chosen by `iss` and `kid`
+before any signature or claim is trusted, and the nonce is spent last, so that a token
+refused for any other reason does not use up its jti.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any
+
+import jwt
+import msgspec
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+
+from registry.canonical import canonical
+from registry.errors import Unauthorized
+from registry.keys import allowed_algs
+from registry.principals import SigningKey
+
+ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
+CLOCK_SKEW = 60
+MAX_LIFETIME = 300
+
+# PyJWT knows Ed25519 only by its polymorphic name EdDSA; RFC 9864's name is the same
+# computation, so it is registered as such on a verifier of our own.
+_jws = jwt.PyJWS(algorithms=[])
+_jws.register_algorithm("Ed25519", OKPAlgorithm())
+_jws.register_algorithm("EdDSA", OKPAlgorithm())
+_jws.register_algorithm("ES256", ECAlgorithm(ECAlgorithm.SHA256))
+
+
+class TokenError(Unauthorized):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)
+
+
+class Header(msgspec.Struct):
+    alg: str
+    kid: str
+
+
+class Claims(msgspec.Struct):
+    iss: str
+    aud: str | list[str]
+    iat: int
+    exp: int
+    jti: str
+    htm: str
+    htu: str
+    bh: str
+
+
+class Verified(msgspec.Struct, frozen=True):
+    key: SigningKey
+    claims: Claims
+    token: str
+
+
+KeyLookup = Callable[[str, str], Awaitable[SigningKey | None]]
+SpendNonce = Callable[[str, str, int], Awaitable[bool]]  # (iss, jti, exp) -> first use?
+
+
+def body_hash(body: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("=")
+
+
+def _segment(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+@lru_cache(maxsize=4096)
+def _verifying_key(jwk_text: bytes) -> Any:
+    jwk = msgspec.json.decode(jwk_text)
+    return jwt.PyJWK(jwk, "ES256" if jwk.get("kty") == "EC" else "EdDSA").key
+
+
+async def verify(
+    authorization: str | None, *, method: str, target: str, body: bytes, audience: str,
+    now: int, find_key: KeyLookup, spend_nonce: SpendNonce,
+) -> Verified:
+    # 1. A bearer token is present.
+    if not authorization or not authorization.startswith("Bearer "):
+        raise TokenError("token_missing", "send Authorization: Bearer <signed JWT>")
+    token = authorization[len("Bearer "):].strip()
+
+    # 2. It is a compact JWS whose header and claims parse, all claims present.
+    try:
+        header_part, payload_part, _ = token.split(".")
+        header = msgspec.json.decode(_segment(header_part), type=Header)
+        unverified = msgspec.json.decode(_segment(payload_part), type=Claims)
+    except (ValueError, binascii.Error, msgspec.DecodeError) as exc:
+        raise TokenError("token_malformed", f"not a compact JWS with every claim: {exc}") from exc
+
+    # 3. alg is one of Ed25519, EdDSA, ES256; nothing else, `none` least of all.
+    if header.alg not in ALLOWED_ALGS:
+        raise TokenError("alg_not_allowed", f"alg {header.alg!r} is not accepted")
+
+    # 4. The key is chosen by iss and kid, and must be live and of the alg's type.
+    key = await find_key(unverified.iss, header.kid)
+    if key is None:
+        raise TokenError("unknown_key", f"{unverified.iss} has no key {header.kid!r}")
+    if key.revoked_at is not None:
+        raise TokenError("key_revoked", f"key {header.kid!r} was revoked")
+    if header.alg not in allowed_algs(key.jwk):
+        raise TokenError("alg_not_allowed", f"key {header.kid!r} does not sign {header.alg}")
+
+    # 5. The signature verifies under that key.
+    try:
+        _jws.decode_complete(token, _verifying_key(canonical(key.jwk)), algorithms=[header.alg])
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("bad_signature", "signature does not verify") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError("token_malformed", str(exc)) from exc
+    claims = unverified
+
+    # 6. Times: exp in the future, iat not beyond the skew, lifetime at most 300 s.
+    if claims.exp <= now:
+        raise TokenError("token_expired", f"token expired {now - claims.exp} s ago")
+    if claims.iat > now + CLOCK_SKEW:
+        raise TokenError("token_not_yet_valid", f"iat is {claims.iat - now} s in the future")
+    if claims.exp - claims.iat > MAX_LIFETIME:
+        raise TokenError("lifetime_too_long", f"exp - iat must be at most {MAX_LIFETIME} s")
+
+    # 7. It was made for this node, this method, this path and query, this body.
+    audiences = [claims.aud] if isinstance(claims.aud, str) else claims.aud
+    if audience not in audiences:
+        raise TokenError("wrong_audience", f"token is for {claims.aud!r}, this is {audience!r}")
+    if claims.htm != method:
+        raise TokenError("method_mismatch", f"token is for {claims.htm}, request is {method}")
+    if claims.htu != target:
+        raise TokenError("url_mismatch", "htu does not match the request path and query")
+    if claims.bh != body_hash(body):
+        raise TokenError("body_mismatch", "bh does not match the request body")
+
+    # 8. The nonce is spent; a second use within the token's lifetime is a replay.
+    if not 16 <= len(claims.jti) <= 128:
+        raise TokenError("token_malformed", "jti must be 16 to 128 characters")
+    if not await spend_nonce(claims.iss, claims.jti, claims.exp):
+        raise TokenError("replay", "this jti was used already")
+    return Verified(key, claims, token)

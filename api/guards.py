@@ -1,0 +1,63 @@
+"""Who may call what: plain guard functions that raise Forbidden (API.md §2, §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from registry.actors import Actor
+from registry.errors import Forbidden
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+READ_METHODS = frozenset({"GET", "HEAD"})
+# A POST that only reads (a batch trace, a collector check) sets this in its opt, so that
+# a suspended member may still make it.
+READ_ONLY = "read_only"
+
+
+def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    user = connection.scope.get("user")
+    if not isinstance(user, Actor):
+        raise Forbidden("this endpoint needs a signed request")
+    return user
+
+
+def standing(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Removed members may do nothing; suspended ones may only read."""
+    user = connection.scope.get("user")
+    if not isinstance(user, Actor) or user.role != "member":
+        return
+    if user.status == "removed":
+        raise Forbidden("this member was removed from the list", code="member_removed")
+    method = connection.scope.get("method", "GET")
+    is_read = method in READ_METHODS or handler.opt.get(READ_ONLY, False)
+    if user.status == "suspended" and not is_read:
+        raise Forbidden("this member is suspended and may only read", code="member_suspended")
+
+
+def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not actor_of(connection).is_operator:
+        raise Forbidden("only association operators may do this")
+
+
+def members_of_kind(*kinds: str, operators: bool = False) -> Guard:
+    """A guard admitting members of the given kinds (and operators, if asked)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        actor = actor_of(connection)
+        if operators and actor.is_operator:
+            return
+        if actor.role != "member" or actor.member_kind not in kinds:
+            raise Forbidden(f"only {', '.join(kinds)} members may do this")
+
+    return guard
+
+
+def member_or_operator(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    if actor_of(connection).role not in ("member", "operator"):
+        raise Forbidden("only members and operators may do this")

@@ -1,0 +1,68 @@
+"""Members: admission, reading, status and keys (API.md §4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from api.deps import CurrentActor, Db
+from api.guards import member_or_operator, operator_only
+from registry.actors import Actor
+from registry.errors import Forbidden
+from registry.members import store
+from registry.members.model import Member, MemberCreate, MemberPage, PublicKey, StatusChange
+
+
+class MemberController(Controller):
+    path = "/v1/members"
+    tags = ["members"]
+    guards = [member_or_operator]
+
+    @post("/", operation_id="CreateMember", guards=[operator_only])
+    async def create(self, db: Db, actor: CurrentActor, data: JSONBody[MemberCreate]) -> Member:
+        return await store.create_member(db, data, actor)
+
+    @get("/", operation_id="ListMembers")
+    async def list(
+        self, db: Db,
+        kind: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    ) -> MemberPage:
+        return await store.list_members(
+            db, kind=kind, status=status, q=q, cursor=cursor, limit=limit
+        )
+
+    @get("/{member_id:str}", operation_id="GetMember")
+    async def get(self, db: Db, member_id: FromPath[str]) -> Member:
+        return await store.get_member(db, member_id)
+
+    @post("/{member_id:str}/status", operation_id="SetMemberStatus", guards=[operator_only],
+          status_code=HTTP_200_OK)
+    async def set_status(
+        self, db: Db, actor: CurrentActor, member_id: FromPath[str], data: JSONBody[StatusChange]
+    ) -> Member:
+        return await store.set_status(db, member_id, data, actor)
+
+    @post("/{member_id:str}/keys", operation_id="AddMemberKey")
+    async def add_key(
+        self, db: Db, actor: CurrentActor, member_id: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> PublicKey:
+        _own_or_operator(actor, member_id)
+        return await store.add_key(db, member_id, data, actor)
+
+    @delete("/{member_id:str}/keys/{kid:str}", operation_id="RevokeMemberKey",
+            status_code=HTTP_204_NO_CONTENT)
+    async def revoke_key(
+        self, db: Db, actor: CurrentActor, member_id: FromPath[str], kid: FromPath[str]
+    ) -> None:
+        _own_or_operator(actor, member_id)
+        await store.revoke_key(db, member_id, kid, actor)
+
+
+def _own_or_operator(actor: Actor, member_id: str) -> None:
+    if not (actor.is_operator or actor.id == member_id):
+        raise Forbidden("only the member itself or an operator may manage its keys")

@@ -1,0 +1,37 @@
+"""Node settings, from the command line and the environment (REGISTRY_* variables)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+
+def default_data_dir() -> Path:
+    configured = os.environ.get("REGISTRY_DATA_DIR")
+    return Path(configured) if configured else Path.home() / ".local" / "share" / "registry"
+
+
+class Settings(msgspec.Struct, kw_only=True):
+    # None: run on an embedded PostgreSQL kept under data_dir/pg.
+    database_url: str | None = None
+    node_id: str | None = None
+    # Holds the node's signing key and secrets: never inside the database.
+    data_dir: Path = msgspec.field(default_factory=default_data_dir)
+    public_rate_per_minute: int = 60
+    max_body_bytes: int = 2 * 1024 * 1024
+    pool_min: int = 2
+    pool_max: int = 10
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL") or None,
+            "node_id": env.get("REGISTRY_NODE_ID") or None,
+            "data_dir": default_data_dir(),
+            "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""The registry's domain: records, rules, validation and storage, with no knowledge of HTTP."""

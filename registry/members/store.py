@@ -1,0 +1,219 @@
+"""Member storage: every write takes one transaction with its change-log entry and evidence."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from registry import changelog
+from registry.actors import Actor, record_evidence
+from registry.db import Connection
+from registry.errors import Conflict, Forbidden, Invalid, NotFound
+from registry.ids import new_id
+from registry.keys import public_jwk
+from registry.members import rules
+from registry.members.model import (
+    Complaints,
+    Contact,
+    Member,
+    MemberCreate,
+    MemberPage,
+    PublicKey,
+    StatusChange,
+    StatusEvent,
+)
+
+RECORD_TYPE = "member"
+
+_SELECT_MEMBER = """
+SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaints,
+       m.status, m.created_at
+FROM members m
+"""
+
+
+def _member(row: asyncpg.Record) -> Member:
+    return Member(
+        id=row["id"], origin=row["origin"], kind=row["kind"], subtype=row["subtype"],
+        name=row["name"], uscc=row["uscc"],
+        contact=msgspec.convert(row["contact"], Contact),
+        complaints=msgspec.convert(row["complaints"], Complaints),
+        status=row["status"], created_at=row["created_at"],
+    )
+
+
+def log_data(member: Member) -> dict[str, Any]:
+    """What the change log carries: the member without its keys, which stay at home."""
+    data: dict[str, Any] = msgspec.to_builtins(member)
+    data.pop("keys", None)
+    return data
+
+
+async def get_member(conn: Connection, member_id: str) -> Member:
+    row = await conn.fetchrow(_SELECT_MEMBER + " WHERE m.id = $1", member_id)
+    if row is None:
+        raise NotFound(f"no member {member_id}")
+    member = _member(row)
+    member.history = [
+        StatusEvent(r["status"], r["reason"], r["at"], r["by"])
+        for r in await conn.fetch(
+            "SELECT status, reason, at, by FROM member_status_history"
+            " WHERE member_id = $1 ORDER BY n", member_id,
+        )
+    ]
+    member.keys = [
+        PublicKey(r["kid"], r["jwk"], r["added_at"], r["revoked_at"])
+        for r in await conn.fetch(
+            "SELECT kid, jwk, added_at, revoked_at FROM principal_keys"
+            " WHERE principal_id = $1 ORDER BY added_at, kid", member_id,
+        )
+    ]
+    return member
+
+
+async def create_member(conn: Connection, data: MemberCreate, actor: Actor) -> Member:
+    rules.check_new_member(data)
+    keys = [public_jwk(k, f"keys[{i}]") for i, k in enumerate(data.keys)]
+    member_id = new_id("m")
+    async with conn.transaction():
+        origin = await changelog.node_id(conn)
+        try:
+            await conn.execute(
+                "INSERT INTO members (id, origin, kind, subtype, name, uscc, contact, complaints,"
+                " status) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending')",
+                member_id, origin, data.kind, data.subtype, data.name.strip(), data.uscc,
+                msgspec.to_builtins(data.contact), msgspec.to_builtins(data.complaints),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(f"a member with uscc {data.uscc} exists", code="duplicate") from exc
+        await _add_history(conn, member_id, "pending", "application recorded", actor.id)
+        for key in keys:
+            await conn.execute(
+                "INSERT INTO principal_keys (principal_id, kid, jwk) VALUES ($1, $2, $3)",
+                member_id, key["kid"], key,
+            )
+        member = await get_member(conn, member_id)
+        await changelog.append_one(conn, RECORD_TYPE, member_id, log_data(member))
+        await record_evidence(conn, actor, RECORD_TYPE, member_id)
+    return member
+
+
+async def _add_history(
+    conn: Connection, member_id: str, status: str, reason: str, by: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO member_status_history (member_id, n, status, reason, by)"
+        " SELECT $1, coalesce(max(n), 0) + 1, $2, $3, $4"
+        " FROM member_status_history WHERE member_id = $1",
+        member_id, status, reason, by,
+    )
+
+
+async def _lock_home_member(conn: Connection, member_id: str) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        "SELECT m.status, m.origin, n.node_id FROM members m, node_identity n"
+        " WHERE m.id = $1 FOR UPDATE OF m", member_id,
+    )
+    if row is None:
+        raise NotFound(f"no member {member_id}")
+    if row["origin"] != row["node_id"]:
+        raise Forbidden(
+            f"member {member_id} belongs to node {row['origin']}; change it there",
+            code="foreign_record",
+        )
+    return row
+
+
+async def set_status(
+    conn: Connection, member_id: str, change: StatusChange, actor: Actor
+) -> Member:
+    reason = rules.check_reason(change.reason)
+    async with conn.transaction():
+        row = await _lock_home_member(conn, member_id)
+        rules.check_transition(row["status"], change.status)
+        await conn.execute(
+            "UPDATE members SET status = $2, updated_at = now() WHERE id = $1",
+            member_id, change.status,
+        )
+        await _add_history(conn, member_id, change.status, reason, actor.id)
+        member = await get_member(conn, member_id)
+        await changelog.append_one(conn, RECORD_TYPE, member_id, log_data(member))
+        await record_evidence(conn, actor, RECORD_TYPE, member_id)
+    return member
+
+
+async def add_key(
+    conn: Connection, member_id: str, jwk: object, actor: Actor
+) -> PublicKey:
+    key = public_jwk(jwk, "jwk")
+    async with conn.transaction():
+        await _lock_home_member(conn, member_id)
+        try:
+            row = await conn.fetchrow(
+                "INSERT INTO principal_keys (principal_id, kid, jwk) VALUES ($1, $2, $3)"
+                " RETURNING kid, jwk, added_at, revoked_at",
+                member_id, key["kid"], key,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise Conflict(f"key {key['kid']} exists", code="duplicate") from exc
+        assert row is not None
+        await record_evidence(conn, actor, "member_key", f"{member_id}/{key['kid']}")
+    return PublicKey(row["kid"], row["jwk"], row["added_at"], row["revoked_at"])
+
+
+async def revoke_key(conn: Connection, member_id: str, kid: str, actor: Actor) -> None:
+    async with conn.transaction():
+        await _lock_home_member(conn, member_id)
+        done = await conn.fetchval(
+            "UPDATE principal_keys SET revoked_at = now()"
+            " WHERE principal_id = $1 AND kid = $2 AND revoked_at IS NULL RETURNING kid",
+            member_id, kid,
+        )
+        if done is None:
+            raise NotFound(f"member {member_id} has no active key {kid}")
+        await record_evidence(conn, actor, "member_key", f"{member_id}/{kid}")
+
+
+def _encode_cursor(created_at: datetime, member_id: str) -> str:
+    raw = msgspec.json.encode([created_at.isoformat(), member_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, member_id = msgspec.json.decode(raw, type=tuple[str, str])
+        return datetime.fromisoformat(at), member_id
+    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
+        raise Invalid.field("cursor", "not a cursor this registry issued") from exc
+
+
+async def list_members(
+    conn: Connection, *, kind: str | None = None, status: str | None = None,
+    q: str | None = None, cursor: str | None = None, limit: int = 50,
+) -> MemberPage:
+    after_at, after_id = _decode_cursor(cursor) if cursor else (None, None)
+    pattern = None
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    rows = await conn.fetch(
+        _SELECT_MEMBER
+        + """ WHERE ($1::text IS NULL OR m.kind = $1)
+          AND ($2::text IS NULL OR m.status = $2)
+          AND ($3::text IS NULL OR m.name ILIKE $3 OR m.uscc = upper($4))
+          AND ($5::timestamptz IS NULL OR (m.created_at, m.id) > ($5, $6))
+        ORDER BY m.created_at, m.id LIMIT $7""",
+        kind, status, pattern, q, after_at, after_id, limit + 1,
+    )
+    items = [_member(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = _encode_cursor(last.created_at, last.id)
+    return MemberPage(items, next_cursor)

@@ -1,0 +1,1 @@
+"""Federation: the change log feed, signed checkpoints, the feed consumer and the carrier mirror."""

@@ -1,0 +1,1 @@
+"""Shared test support: real databases, real keys, real signed requests."""
