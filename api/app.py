@@ -18,22 +18,23 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes import members, node
 from api.settings import Settings
 from api.state import NodeState
-from registry import db
+from registry import db, ratelimit
 from registry.migrate import migrate
 from registry.node import ensure_node_id
 from registry.principals import purge_expired_nonces
 from registry.signing_keys import load_or_create, public_jwk_of
 
 log = structlog.get_logger("api.app")
-NONCE_PURGE_SECONDS = 60
+HOUSEKEEPING_SECONDS = 60
 
 
-async def _purge_nonces_forever(state: NodeState) -> None:
+async def _housekeeping_forever(state: NodeState) -> None:
     while True:
-        await asyncio.sleep(NONCE_PURGE_SECONDS)
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
             async with state.pool.acquire() as conn:
                 await purge_expired_nonces(conn)
+                await ratelimit.purge(conn)
         except Exception:
             log.warning("nonce_purge_failed", exc_info=True)
 
@@ -53,7 +54,7 @@ def create_app(settings: Settings) -> Litestar:
             key = load_or_create(settings.data_dir / "node_key.pem")
             state = NodeState(settings, pool, node_id, key, public_jwk_of(key))
             app.state.node = state
-            purge = asyncio.create_task(_purge_nonces_forever(state))
+            purge = asyncio.create_task(_housekeeping_forever(state))
             try:
                 yield
             finally:

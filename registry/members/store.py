@@ -217,3 +217,32 @@ async def list_members(
         last = items[-1]
         next_cursor = _encode_cursor(last.created_at, last.id)
     return MemberPage(items, next_cursor)
+
+
+async def apply_remote(
+    conn: Connection, origin: str, member_id: str, data: dict[str, Any] | None
+) -> None:
+    """Hold a peer's member as its home node last logged it (data None: forget it)."""
+    if data is None:
+        await conn.execute("DELETE FROM member_status_history WHERE member_id = $1", member_id)
+        await conn.execute("DELETE FROM members WHERE id = $1 AND origin = $2", member_id, origin)
+        return
+    member = msgspec.convert(data, Member)
+    await conn.execute(
+        """INSERT INTO members (id, origin, kind, subtype, name, uscc, contact, complaints,
+                                status, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+           ON CONFLICT (id) DO UPDATE SET kind = $3, subtype = $4, name = $5, uscc = $6,
+               contact = $7, complaints = $8, status = $9, updated_at = now()
+           WHERE members.origin = $2""",
+        member_id, origin, member.kind, member.subtype, member.name, member.uscc,
+        msgspec.to_builtins(member.contact), msgspec.to_builtins(member.complaints),
+        member.status, member.created_at,
+    )
+    await conn.execute("DELETE FROM member_status_history WHERE member_id = $1", member_id)
+    await conn.executemany(
+        "INSERT INTO member_status_history (member_id, n, status, reason, at, by)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [(member_id, n, e.status, e.reason, e.at, e.by)
+         for n, e in enumerate(member.history, start=1)],
+    )

@@ -89,3 +89,12 @@ CREATE TABLE write_evidence (
     at           timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX write_evidence_record ON write_evidence (record_type, record_id);
+
+-- Fixed-window request counters shared by every worker (public endpoints, collector
+-- checks). Unlogged: after a crash the windows simply start again.
+CREATE UNLOGGED TABLE rate_counters (
+    bucket       text        NOT NULL,
+    window_start timestamptz NOT NULL,
+    hits         integer     NOT NULL,
+    PRIMARY KEY (bucket, window_start)
+);
