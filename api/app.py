@@ -15,7 +15,7 @@ from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS
-from api.routes import members, node
+from api.routes import members, node, sync
 from api.settings import Settings
 from api.state import NodeState
 from registry import db, ratelimit
@@ -63,12 +63,12 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[*node.ROUTES, members.MemberController],
+        route_handlers=[*node.ROUTES, members.MemberController, *sync.ROUTES],
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[RequestLogMiddleware(), SignedRequestMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[node_lifespan],
+        lifespan=[node_lifespan, sync.puller_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

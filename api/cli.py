@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from api import cli_sync
 from api.settings import Settings
 from registry import db
 from registry.migrate import migrate
@@ -131,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     op_add.add_argument("--key-out", required=True, help="where to write the PKCS#8 PEM key")
     common(op_add)
     op_add.set_defaults(run=cmd_operator_add)
+
+    def with_database(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+        return database(_settings(args))
+
+    cli_sync.add_commands(commands, common, with_database)
     return parser
 
 

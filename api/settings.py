@@ -23,6 +23,10 @@ class Settings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
+    # Federation: pull from peers in the background, pausing this long after a short page.
+    sync_enabled: bool = True
+    sync_interval: float = 1.0
+    sync_page_limit: int = 2000
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -32,6 +36,9 @@ class Settings(msgspec.Struct, kw_only=True):
             "node_id": env.get("REGISTRY_NODE_ID") or None,
             "data_dir": default_data_dir(),
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
+            "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
+            "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
+            "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "2000")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,136 @@
+"""Two and three real nodes on loopback replicate members, refuse foreign writes, converge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.support.client import SignedClient
+from tests.support.database import TemplateDatabases
+from tests.support.factories import admit_member
+from tests.support.nodes import (
+    RunningNode,
+    chain_digest,
+    eventually,
+    nodes,
+    pair,
+    records_digest,
+    restart,
+)
+
+
+async def _member_at(node: RunningNode, member_id: str, status: str) -> dict[str, Any] | None:
+    answer = await node.operator.get(f"/v1/members/{member_id}")
+    if answer.status_code == 200 and answer.json()["status"] == status:
+        found: dict[str, Any] = answer.json()
+        return found
+    return None
+
+
+async def test_members_travel_both_ways_and_stay_read_only_at_the_peer(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
+        await pair(fin, tel)
+        agency = await admit_member(fin.operator, "collection_agency")
+        carrier = await admit_member(tel.operator, "carrier")
+
+        seen = await eventually(lambda: _member_at(tel, agency.id, "active"))
+        assert seen["origin"] == "node-fin"
+        assert [h["status"] for h in seen["history"]] == ["pending", "active"]
+        assert (await eventually(lambda: _member_at(fin, carrier.id, "active")))["origin"] == (
+            "node-tel")
+
+        # A peer's record is read-only here: its status changes at its home node only.
+        refused = await tel.operator.post(f"/v1/members/{agency.id}/status",
+                                          {"status": "suspended", "reason": "seen from tel"})
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "foreign_record"
+
+        # A suspension at home reaches the peer.
+        done = await fin.operator.post(f"/v1/members/{agency.id}/status",
+                                       {"status": "suspended", "reason": "投诉核查"})
+        assert done.status_code == 200
+        suspended = await eventually(lambda: _member_at(tel, agency.id, "suspended"))
+        assert suspended["history"][-1]["reason"] == "投诉核查"
+
+        # Both sides hold the same records and the same chain of each origin.
+        for origin in ("node-fin", "node-tel"):
+            assert await records_digest(fin.db, origin) == await records_digest(tel.db, origin)
+            assert await chain_digest(fin.db, origin) == await chain_digest(tel.db, origin)
+
+
+async def test_sync_status_and_metrics_show_each_peer(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
+        await pair(fin, tel)
+        await admit_member(fin.operator, "lender")
+        head = (await chain_digest(fin.db, "node-fin"))[0]
+
+        async def caught_up() -> dict[str, Any] | None:
+            answer = await tel.operator.get("/v1/sync/status")
+            assert answer.status_code == 200, answer.text
+            peer = answer.json()["peers"][0]
+            return peer if peer["last_applied_seq"] == head else None
+
+        peer = await eventually(caught_up)
+        assert peer["node_id"] == "node-fin"
+        assert peer["lag"] == 0
+        assert peer["fault"] is None
+        assert peer["last_error"] is None
+        metrics = await tel.http.get("/metrics")
+        assert metrics.status_code == 200
+        assert f'registry_sync_applied_seq{{node="node-tel",peer="node-fin"}} {head}' in (
+            metrics.text)
+        assert 'registry_sync_fault{node="node-tel",peer="node-fin"} 0' in metrics.text
+
+        # Only operators see the status; a member may read the feed but not the status.
+        member = await admit_member(tel.operator, "carrier")
+        assert (await member.get("/v1/sync/status")).status_code == 403
+
+
+async def test_an_interrupted_pull_resumes_and_converges(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    async with nodes(databases, tmp_path, "node-fin", "node-reg",
+                     sync_page_limit=3, sync_interval=0.05) as (fin, reg):
+        for _ in range(25):
+            await admit_member(fin.operator, "collection_agency")
+        head = (await chain_digest(fin.db, "node-fin"))[0]
+        await pair(fin, reg)
+
+        async def partly() -> int:
+            seq = await reg.db.fetchval(
+                "SELECT applied_seq FROM sync_state WHERE peer = 'node-fin'")
+            return int(seq or 0)
+
+        got = await eventually(partly, every=0.01)
+        assert got < head
+        # The regional node stops mid-pull and starts again on the same database.
+        reg = await restart(reg)
+        try:
+            async def converged() -> bool:
+                return await partly() == head
+
+            await eventually(converged)
+            assert await records_digest(reg.db, "node-fin") == (
+                await records_digest(fin.db, "node-fin"))
+            assert await chain_digest(reg.db, "node-fin") == await chain_digest(fin.db, "node-fin")
+        finally:
+            await reg.stop()
+
+
+async def test_a_member_reads_the_feed_redacted_to_trace_records(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    async with nodes(databases, tmp_path, "node-fin") as (fin,):
+        carrier: SignedClient = await admit_member(fin.operator, "carrier")
+        await fin.db.execute("SELECT 1")
+        answer = await carrier.get("/v1/sync/changes?after=0&limit=10")
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        assert [c["seq"] for c in page["changes"]] == [1, 2]
+        assert page["checkpoint"]["node"] == "node-fin"
+        assert page["checkpoint"]["seq"] == 2
+        assert all(c["origin"] == "node-fin" for c in page["changes"])
