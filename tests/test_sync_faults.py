@@ -10,7 +10,6 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
 from registry.db import create_pool
 from registry.signing_keys import load_private_key, public_jwk_of
@@ -23,7 +22,7 @@ from sync.puller import consume
 from sync.wire import Feed, WireChange
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
-from tests.support.nodes import RunningNode, eventually, nodes, pair
+from tests.support.nodes import RunningNode, eventually, nodes, pair, serve_asgi
 
 
 @pytest.fixture(scope="module")
@@ -233,15 +232,7 @@ async def test_a_running_node_stops_on_a_tampered_feed_and_shows_why(
 ) -> None:
     async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
         await admit_member(fin.operator, "collection_agency")
-        server = uvicorn.Server(uvicorn.Config(TamperingProxy(fin.url), host="127.0.0.1",
-                                               port=0, log_level="warning", ws="none",
-                                               lifespan="off"))
-        import asyncio
-
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        proxy = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        server, task, proxy = await serve_asgi(TamperingProxy(fin.url), lifespan="off")
         try:
             from api.cli_sync import add_peer
 

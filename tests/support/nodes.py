@@ -56,17 +56,24 @@ class RunningNode:
         await self.db.close()
 
 
-async def serve(settings: Settings, node_id: str) -> RunningNode:
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, lifespan="on",
+async def serve_asgi(
+    app: Any, lifespan: str = "on"
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Serve an ASGI app on a free loopback port in this event loop; returns its URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan=lifespan,
                             log_level="warning", access_log=False, ws="none")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # uvicorn offers no event to wait on
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+async def serve(settings: Settings, node_id: str) -> RunningNode:
+    server, task, url = await serve_asgi(create_app(settings))
     http = httpx.AsyncClient(base_url=url, timeout=30)
     db = await connect(settings.database_url or "")
     made = await create_operator(db, f"operator of {node_id}")
