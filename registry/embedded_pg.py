@@ -106,8 +106,9 @@ class EmbeddedPostgres:
         if running is not None and _is_our_postmaster(running.pid, self.data_dir):
             if running.status == "ready" and self.requested_port in (None, running.port):
                 _log.info("adopting PostgreSQL already running on port %d", running.port)
+                # Adopted only if this instance did not start it itself.
+                self._adopted = self._adopted or self.port != running.port
                 self.port = running.port
-                self._adopted = True
                 self._ensure_database(bin_dir)
                 return self.dsn
             self._pg_ctl(bin_dir, "stop", "-m", "fast")
