@@ -110,7 +110,8 @@ def test_serve_stops_its_embedded_postgres_on_exit(tmp_path: Path) -> None:
                               env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not (data_dir / "pg" / "postmaster.pid").exists():
-        assert time.monotonic() < deadline and server.poll() is None
+        assert time.monotonic() < deadline
+        assert server.poll() is None
         time.sleep(0.2)
     while True:
         try:
