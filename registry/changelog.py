@@ -50,6 +50,22 @@ class Entry(msgspec.Struct, frozen=True):
     hash: str
 
 
+class _HashedFields(msgspec.Struct, frozen=True):
+    """The members of an entry that its hash covers, declared in canonical (sorted) order:
+    msgspec writes a Struct's fields in declaration order, so its JSON is canonical(...)
+    of the same dict, made without building and sorting one."""
+
+    data_hash: str
+    id: str
+    op: str
+    origin: str
+    seq: int
+    type: str
+
+
+_fields_encoder = msgspec.json.Encoder()
+
+
 def data_hash(data: dict[str, Any] | None) -> str:
     return sha256_hex(canonical(data))
 
@@ -57,9 +73,7 @@ def data_hash(data: dict[str, Any] | None) -> str:
 def entry_hash(
     *, prev: str, seq: int, origin: str, type: str, id: str, op: str, data_hash: str
 ) -> str:
-    body = canonical(
-        {"seq": seq, "origin": origin, "type": type, "id": id, "op": op, "data_hash": data_hash}
-    )
+    body = _fields_encoder.encode(_HashedFields(data_hash, id, op, origin, seq, type))
     return sha256_hex(bytes.fromhex(prev) + body)
 
 

@@ -27,6 +27,10 @@ APPLIERS: dict[str, Applier] = {
 BATCH_APPLIERS: dict[str, BatchApplier] = {}
 
 
+def holds(record_type: str) -> bool:
+    return record_type in APPLIERS or record_type in BATCH_APPLIERS
+
+
 async def apply(
     conn: Connection, record_type: str, origin: str, record_id: str,
     data: dict[str, Any] | None,

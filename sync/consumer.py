@@ -87,6 +87,8 @@ async def _apply_records(conn: Connection, origin: str, changes: Sequence[Verifi
     for record_type, run in itertools.groupby(
         (c for c in changes if not c.redacted), key=lambda c: c.type
     ):
+        if not replicas.holds(record_type):
+            continue  # kept in the chain only: this node has no table for the type
         items: list[tuple[str, dict[str, Any] | None]] = [
             (c.id, None if c.data is None else msgspec.json.decode(c.data)) for c in run
         ]

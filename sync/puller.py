@@ -22,7 +22,7 @@ from sync.client import FeedClient
 from sync.consumer import PeerState
 from sync.errors import PullFailed, SyncFault
 from sync.peers import Peer, list_peers
-from sync.verify import verify_page
+from sync.verify import Verified, verify_page
 from sync.wire import Feed
 
 log = structlog.get_logger("sync.puller")
@@ -44,6 +44,11 @@ class NodeIdentity:
     kid: str
 
 
+def _client(me: NodeIdentity, peer: Peer, http: httpx.AsyncClient) -> FeedClient:
+    return FeedClient(peer.url, audience=peer.node_id, issuer=me.node_id, key=me.key,
+                      kid=me.kid, http=http)
+
+
 async def pull_once(
     pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient, limit: int,
 ) -> int:
@@ -52,32 +57,81 @@ async def pull_once(
         state = await consumer.peer_state(conn, peer.node_id)
     if state.fault:
         return 0
-    client = FeedClient(peer.url, audience=peer.node_id, issuer=me.node_id, key=me.key,
-                        kid=me.kid, http=http)
-    return await consume(pool, peer, await client.changes(state.applied_seq, limit), state)
+    feed = await _client(me, peer, http).changes(state.applied_seq, limit)
+    return await consume(pool, peer, feed, state)
+
+
+async def pull_until_caught_up(
+    pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient, limit: int,
+) -> int:
+    """Pull pages until one comes back short; returns how many changes were applied.
+
+    While a page is being applied the next one is already being fetched (its `after` is
+    known once the page verifies), so the peer's work and ours overlap.
+    """
+    async with pool.acquire() as conn:
+        state = await consumer.peer_state(conn, peer.node_id)
+    if state.fault:
+        return 0
+    client = _client(me, peer, http)
+    fetching: asyncio.Task[Feed] | None = asyncio.create_task(
+        client.changes(state.applied_seq, limit))
+    total = 0
+    try:
+        while fetching is not None:
+            feed = await fetching
+            fetching = None
+            proven = await _verified(pool, peer, feed, state)
+            if proven and len(feed.changes) >= limit:
+                fetching = asyncio.create_task(client.changes(proven[-1].seq, limit))
+            total += await _applied(pool, peer, feed, proven)
+            if proven:
+                state = PeerState(proven[-1].seq, proven[-1].hash, None)
+    finally:
+        if fetching is not None:
+            fetching.cancel()
+            with contextlib.suppress(BaseException):
+                await fetching
+    return total
 
 
 async def consume(pool: asyncpg.Pool, peer: Peer, feed: Feed, state: PeerState) -> int:
     """Verify a page the peer sent after `state`, then apply it; a fault stops the peer."""
+    return await _applied(pool, peer, feed, await _verified(pool, peer, feed, state))
+
+
+async def _fault(pool: asyncpg.Pool, peer: Peer, reason: str) -> None:
+    log.error("sync_fault", peer=peer.node_id, reason=reason)
     async with pool.acquire() as conn:
-        held = await consumer.held_hashes(
-            conn, peer.node_id, [c.seq for c in feed.changes if c.seq <= state.applied_seq])
-        try:
-            proven = verify_page(feed, node=peer.node_id, origin=peer.node_id, keys=peer.keys,
-                                 after_seq=state.applied_seq, after_hash=state.applied_hash,
-                                 held=held)
+        await consumer.record_fault(conn, peer.node_id, reason)
+
+
+async def _verified(pool: asyncpg.Pool, peer: Peer, feed: Feed, state: PeerState
+                    ) -> list[Verified]:
+    held: dict[int, str] = {}
+    again = [c.seq for c in feed.changes if c.seq <= state.applied_seq]
+    if again:
+        async with pool.acquire() as conn:
+            held = await consumer.held_hashes(conn, peer.node_id, again)
+    try:
+        return verify_page(feed, node=peer.node_id, origin=peer.node_id, keys=peer.keys,
+                           after_seq=state.applied_seq, after_hash=state.applied_hash,
+                           held=held)
+    except SyncFault as fault:
+        await _fault(pool, peer, str(fault))
+        raise
+
+
+async def _applied(pool: asyncpg.Pool, peer: Peer, feed: Feed, proven: list[Verified]) -> int:
+    try:
+        async with pool.acquire() as conn:
             return await consumer.apply_verified(conn, peer.node_id, proven, feed.checkpoint,
                                                  feed.head)
-        except SyncFault as fault:
-            log.error("sync_fault", peer=peer.node_id, reason=str(fault))
-            await consumer.record_fault(conn, peer.node_id, str(fault))
-            raise
-        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
-            # The change verified but cannot be held here (a uscc taken locally, say).
-            reason = f"cannot apply: {type(exc).__name__}: {exc}"
-            log.error("sync_fault", peer=peer.node_id, reason=reason)
-            await consumer.record_fault(conn, peer.node_id, reason)
-            raise SyncFault(reason) from exc
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        # The change verified but cannot be held here (a uscc taken locally, say).
+        reason = f"cannot apply: {type(exc).__name__}: {exc}"
+        await _fault(pool, peer, reason)
+        raise SyncFault(reason) from exc
 
 
 async def follow_peer(
@@ -87,7 +141,7 @@ async def follow_peer(
     backoff = settings.interval
     while True:
         try:
-            applied = await pull_once(pool, me, peer, http, settings.limit)
+            applied = await pull_until_caught_up(pool, me, peer, http, settings.limit)
         except SyncFault:
             await asyncio.sleep(settings.interval)
             continue
@@ -101,8 +155,8 @@ async def follow_peer(
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         backoff = settings.interval
-        if applied < settings.limit:
-            await asyncio.sleep(settings.interval)
+        del applied
+        await asyncio.sleep(settings.interval)
 
 
 async def _follow_all(
