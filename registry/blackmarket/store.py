@@ -31,6 +31,10 @@ from registry.paging import decode_cursor, encode_cursor
 GROUP = "blackmarket_group"
 SIGHTING = "blackmarket_sighting"
 
+_LOCK_GROUP = f"""
+SELECT x.origin, x.reporter_id, n.node_id FROM blackmarket_groups x, node_identity n
+WHERE {VISIBLE_SQL} AND x.id = $3 FOR UPDATE OF x
+"""  # noqa: S608  (constant fragments only; every value is a $n parameter)
 _SELECT_GROUP = """
 SELECT x.id, x.origin, x.reporter_id, x.name, x.category, x.tlp, x.aliases, x.description,
        x.created_at,
@@ -91,8 +95,7 @@ async def add_indicators(
     found = indicators.normalise_all(new)
     async with conn.transaction():
         row = await conn.fetchrow(
-            f"SELECT x.origin, x.reporter_id, n.node_id FROM blackmarket_groups x, node_identity n"
-            f" WHERE {VISIBLE_SQL} AND x.id = $3 FOR UPDATE OF x",
+            _LOCK_GROUP,
             actor.is_operator, actor.id, group_id,
         )
         if row is None:

@@ -47,6 +47,10 @@ SELECT f.id, f.origin, {STATUS_NOW} AS status, f.status AS stored_status, f.file
        f.created_at, f.published_at, f.expires_at, f.history
 FROM collector_filings f
 """  # noqa: S608  (constant fragments only; every value is a $n parameter)
+_LOCK_FILING = f"""
+SELECT {STATUS_NOW} AS status, f.origin, n.node_id, f.history
+FROM collector_filings f, node_identity n WHERE f.id = $1 FOR UPDATE OF f
+"""  # noqa: S608
 # Operators see every filing; a member only its own.
 _VISIBLE = "($1::boolean OR f.filer_id = $2)"
 
@@ -122,8 +126,7 @@ async def create_filing(
 
 async def _lock_home_filing(conn: Connection, filing_id: str) -> asyncpg.Record:
     row = await conn.fetchrow(
-        f"SELECT {STATUS_NOW} AS status, f.origin, n.node_id, f.history"
-        " FROM collector_filings f, node_identity n WHERE f.id = $1 FOR UPDATE OF f",
+        _LOCK_FILING,
         filing_id,
     )
     if row is None:

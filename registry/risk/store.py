@@ -29,6 +29,10 @@ SELECT x.id, x.origin, x.reporter_id, x.reporter_kind, x.category, x.discovered_
 FROM risk_events x
 """
 _VISIBLE = "($1::boolean OR x.reporter_id = $2)"
+_LOCK_EVENT = f"""
+SELECT x.reporter_id, x.origin, x.updates, n.node_id FROM risk_events x, node_identity n
+WHERE {_VISIBLE} AND x.id = $3 FOR UPDATE OF x
+"""  # noqa: S608  (constant fragments only; every value is a $n parameter)
 
 
 def _event(row: asyncpg.Record) -> RiskEvent:
@@ -85,9 +89,7 @@ async def add_update(
     summary = rules.check_text("summary", data.summary)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT x.reporter_id, x.origin, x.updates, n.node_id"
-            f" FROM risk_events x, node_identity n WHERE {_VISIBLE} AND x.id = $3"
-            " FOR UPDATE OF x",
+            _LOCK_EVENT,
             actor.is_operator, actor.id, event_id,
         )
         if row is None:
