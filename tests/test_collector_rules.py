@@ -102,3 +102,12 @@ def test_subject_key_is_made_once_private_and_rotates_without_losing_matches(
     assert rotated.digest("prc_id", number) != old
     assert old in rotated.digests("prc_id", number)
     assert number not in key_file.read_text()
+
+
+def test_cli_rotates_the_collector_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    subject_hash.load(tmp_path / "secrets")
+    assert main(["collector-key", "rotate", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() == '{"hash_version": 2}'
+    assert subject_hash.load(tmp_path / "secrets").current == 2
