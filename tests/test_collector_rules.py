@@ -111,3 +111,12 @@ def test_cli_rotates_the_collector_key(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["collector-key", "rotate", "--data-dir", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == '{"hash_version": 2}'
     assert subject_hash.load(tmp_path / "secrets").current == 2
+
+
+def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        loaded = list(pool.map(lambda _: subject_hash.load(tmp_path / "s"), range(16)))
+    assert len({k.keys[1] for k in loaded}) == 1
+    assert [p.name for p in (tmp_path / "s").iterdir()] == ["collector-hmac-v1.key"]

@@ -46,10 +46,19 @@ def key_path(secret_dir: Path, version: int) -> Path:
 
 
 def _write_new(path: Path) -> None:
+    """Write a fresh key at `path`, or FileExistsError; readers never see a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(secrets.token_hex(_KEY_BYTES) + "\n")
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(_KEY_BYTES) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        # link() is atomic and refuses an existing name: one writer wins, whole.
+        os.link(draft, path)
+    finally:
+        draft.unlink()
 
 
 def _read(path: Path) -> bytes:
