@@ -184,3 +184,23 @@ async def test_green_intelligence_exports_as_a_valid_stix_bundle(
     assert any(s.count == 1 for s in by_type["sighting"])
     again = stix2.parse((await operator.get("/v1/blackmarket/export")).text, version="2.1")
     assert {o.id for o in again.objects if o.type == "threat-actor"} >= {target}
+
+
+async def test_amber_sightings_count_for_their_reporter_and_operators_only(
+    reporter: SignedClient, other: SignedClient, operator: SignedClient,
+) -> None:
+    number = phone()
+    seen = await reporter.post("/v1/blackmarket/sightings", {
+        "type": "phone", "value": number, "seen_at": SEEN_AT, "tlp": "amber"})
+    assert seen.status_code == 201
+    assert [m["reporters"] for m in await match(reporter, ("phone", number))] == [1]
+    assert [m["reporters"] for m in await match(operator, ("phone", number))] == [1]
+    assert await match(other, ("phone", number)) == []
+
+
+async def test_suspended_members_may_match_but_not_report(operator: SignedClient) -> None:
+    suspended = await admit_member(operator, "collection_agency", status="suspended")
+    assert await match(suspended, ("domain", "nothing.example.cn")) == []
+    refused = await suspended.post("/v1/blackmarket/sightings", {
+        "type": "domain", "value": "nothing.example.cn", "seen_at": SEEN_AT})
+    assert refused.json()["code"] == "member_suspended"
