@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 
 import msgspec
 
@@ -25,3 +26,19 @@ def decode_cursor(cursor: str) -> list[str | int]:
     if not key:
         raise Invalid.field("cursor", "not a cursor this registry issued")
     return key
+
+
+def time_cursor(at: datetime, record_id: str) -> str:
+    """The cursor after a record in a (created_at, id) ordering."""
+    return encode_cursor(at.isoformat(), record_id)
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | tuple[None, None]:
+    """(created_at, id) from time_cursor; (None, None) for no cursor."""
+    if not cursor:
+        return None, None
+    key = decode_cursor(cursor)
+    try:
+        return datetime.fromisoformat(str(key[0])), str(key[1])
+    except (IndexError, ValueError) as exc:
+        raise Invalid.field("cursor", "not a cursor this registry issued") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -26,7 +25,7 @@ from registry.blackmarket.rules import VISIBLE_SQL
 from registry.db import Connection
 from registry.errors import Forbidden, Invalid, NotFound
 from registry.ids import new_id
-from registry.paging import decode_cursor, encode_cursor
+from registry.paging import decode_time_cursor, time_cursor
 
 GROUP = "blackmarket_group"
 SIGHTING = "blackmarket_sighting"
@@ -126,14 +125,7 @@ async def list_groups(
     conn: Connection, actor: Actor, *, category: str | None = None,
     cursor: str | None = None, limit: int = 50,
 ) -> GroupPage:
-    after_at: datetime | None = None
-    after_id: str | None = None
-    if cursor:
-        key = decode_cursor(cursor)
-        try:
-            after_at, after_id = datetime.fromisoformat(str(key[0])), str(key[1])
-        except (IndexError, ValueError) as exc:
-            raise Invalid.field("cursor", "not a cursor this registry issued") from exc
+    after_at, after_id = decode_time_cursor(cursor)
     rows = await conn.fetch(
         _SELECT_GROUP + f""" WHERE {VISIBLE_SQL}
           AND ($3::text IS NULL OR x.category = $3)
@@ -144,7 +136,7 @@ async def list_groups(
     items = [_group(r, actor) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor(items[-1].created_at.isoformat(), items[-1].id)
+        next_cursor = time_cursor(items[-1].created_at, items[-1].id)
     return GroupPage(items, next_cursor)
 
 

@@ -27,9 +27,9 @@ from registry.collectors.model import (
 )
 from registry.collectors.subject_hash import SubjectKeys
 from registry.db import Connection
-from registry.errors import Forbidden, Invalid, NotFound
+from registry.errors import Forbidden, NotFound
 from registry.ids import new_id
-from registry.paging import decode_cursor, encode_cursor
+from registry.paging import decode_time_cursor, time_cursor
 
 RECORD_TYPE = "collector_filing"
 # Filers are in China: "not in the future" is judged by the date there.
@@ -181,14 +181,7 @@ async def list_filings(
     limit: int = 50,
 ) -> FilingPage:
     """The operators' review queue (every filing), or a member's own filings."""
-    after_at: datetime | None = None
-    after_id: str | None = None
-    if cursor:
-        key = decode_cursor(cursor)
-        try:
-            after_at, after_id = datetime.fromisoformat(str(key[0])), str(key[1])
-        except (IndexError, ValueError) as exc:
-            raise Invalid.field("cursor", "not a cursor this registry issued") from exc
+    after_at, after_id = decode_time_cursor(cursor)
     rows = await conn.fetch(
         _SELECT + f""" WHERE {_VISIBLE}
           AND ($3::text IS NULL OR {STATUS_NOW} = $3)
@@ -199,7 +192,7 @@ async def list_filings(
     items = [_filing(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor(items[-1].created_at.isoformat(), items[-1].id)
+        next_cursor = time_cursor(items[-1].created_at, items[-1].id)
     return FilingPage(items, next_cursor)
 
 
