@@ -45,8 +45,8 @@ async def test_due_at_is_discovery_plus_48_hours_and_late_at_the_edge(
     reporter: SignedClient,
 ) -> None:
     now = datetime.now(UTC)
-    on_time = await report(reporter, now - timedelta(hours=48) + timedelta(minutes=2))
-    late = await report(reporter, now - timedelta(hours=48) - timedelta(minutes=2))
+    on_time = await report(reporter, now - timedelta(hours=48) + timedelta(seconds=10))
+    late = await report(reporter, now - timedelta(hours=48) - timedelta(seconds=1))
     for event in (on_time, late):
         due = datetime.fromisoformat(event["due_at"])
         found = datetime.fromisoformat(event["discovered_at"])
