@@ -120,3 +120,11 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path: Path) -> None:
         loaded = list(pool.map(lambda _: subject_hash.load(tmp_path / "s"), range(16)))
     assert len({k.keys[1] for k in loaded}) == 1
     assert [p.name for p in (tmp_path / "s").iterdir()] == ["collector-hmac-v1.key"]
+
+
+def test_every_violation_code_is_described() -> None:
+    from typing import get_args
+
+    from registry.collectors.model import VIOLATIONS, Violation
+
+    assert list(VIOLATIONS) == list(get_args(Violation))

@@ -16,6 +16,10 @@ FilingStatus = Literal["submitted", "published", "rejected", "revoked", "expired
 
 # Serious misconduct a member dismisses a collector for, each tied to the guideline's
 # conduct rules (Articles 7, 11, 15, 16, 19) and Article 6(二)4.
+Violation = Literal[
+    "violence", "third_party_contact", "false_identity", "false_consequences",
+    "illegal_fees", "privacy_breach", "harassment", "other",
+]
 VIOLATIONS: dict[str, str] = {
     "violence": "violence, threats or intimidation (Art. 11, 24(一)2)",
     "third_party_contact": "contacting third parties about the debt (Art. 7, 8)",
@@ -32,7 +36,7 @@ class CollectorFilingCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=
     id_type: IdType
     id_number: str
     name: str
-    violations: list[str]
+    violations: list[Violation]
     incident_on: date
     dismissed_on: date
     summary: str
