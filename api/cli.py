@@ -111,6 +111,15 @@ def cmd_operator_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collector_key_rotate(args: argparse.Namespace) -> int:
+    """A new collector-hash key version; running workers pick it up when restarted."""
+    from registry.collectors import subject_hash
+
+    version = subject_hash.rotate(_settings(args).data_dir / "secrets")
+    print(json.dumps({"hash_version": version}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="registry",
@@ -142,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     op_add.add_argument("--key-out", required=True, help="where to write the PKCS#8 PEM key")
     common(op_add)
     op_add.set_defaults(run=cmd_operator_add)
+
+    collector_key = commands.add_parser("collector-key", help="the collector id-hash secret")
+    key_commands = collector_key.add_subparsers(dest="collector_key_command", required=True)
+    rotate = key_commands.add_parser("rotate", help="make the next key version (old ones stay)")
+    common(rotate)
+    rotate.set_defaults(run=cmd_collector_key_rotate)
 
     def with_database(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
         return database(_settings(args))
