@@ -20,7 +20,7 @@ class WireChange(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False
     data_hash: str
     prev: str
     hash: str
-    data: msgspec.Raw = NULL
+    data: msgspec.Raw  # the canonical JSON bytes, or null (tombstone or redacted)
     redacted: bool = False
 
 

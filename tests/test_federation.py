@@ -134,3 +134,50 @@ async def test_a_member_reads_the_feed_redacted_to_trace_records(
         assert page["checkpoint"]["node"] == "node-fin"
         assert page["checkpoint"]["seq"] == 2
         assert all(c["origin"] == "node-fin" for c in page["changes"])
+        # Every field API.md §8 names, data included; `redacted` only when it is true.
+        assert set(page["changes"][0]) == {"seq", "origin", "type", "id", "op", "data",
+                                           "data_hash", "prev", "hash"}
+        assert {"node", "seq", "hash", "at", "sig"} <= set(page["checkpoint"])
+        assert page["changes"][0]["prev"] == "0" * 64
+
+
+async def test_collector_filings_reach_only_peers_configured_for_them(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    from sync.peers import DEFAULT_SEND_TYPES
+    from tests.support.people import filing_body, make_prc_id
+
+    async with nodes(databases, tmp_path, "node-fin", "node-tel", "node-reg") as (
+        fin, tel, reg
+    ):
+        await pair(fin, tel)
+        await pair(fin, reg, **{"node-reg": [*DEFAULT_SEND_TYPES, "collector_filing"]})
+        agency = await admit_member(fin.operator, "collection_agency")
+        filed = await agency.post("/v1/collector-filings", filing_body(make_prc_id()))
+        assert filed.status_code == 201, filed.text
+        head = await chain_digest(fin.db, "node-fin")
+
+        async def both_synced() -> bool:
+            return (await chain_digest(tel.db, "node-fin") == head
+                    and await chain_digest(reg.db, "node-fin") == head)
+
+        await eventually(both_synced)
+        held = "SELECT count(*) FROM collector_filings WHERE id = $1"
+        logged = ("SELECT data IS NULL FROM change_log WHERE origin = 'node-fin'"
+                  " AND type = 'collector_filing' AND record_id = $1")
+        filing_id = filed.json()["id"]
+        # The telecom node holds the chain link, without the filing's data.
+        assert await tel.db.fetchval(held, filing_id) == 0
+        assert await tel.db.fetchval(logged, filing_id) is True
+        # The regional node, configured for filings, holds the filing itself.
+        assert await reg.db.fetchval(held, filing_id) == 1
+        assert await reg.db.fetchval(logged, filing_id) is False
+        # The telecom node's members read the chain it holds redacted as it got it.
+        carrier = await admit_member(tel.operator, "carrier")
+        page = (await carrier.get("/v1/sync/changes?origin=node-fin&after=0&limit=100")).json()
+        (entry,) = [c for c in page["changes"] if c["id"] == filing_id]
+        assert entry["redacted"] is True
+        assert entry["data"] is None
+        # A peer may pull only the serving node's own chain: no relaying.
+        peers_view = await tel.operator.get("/v1/sync/heads")
+        assert peers_view.json()["origins"]["node-fin"] == head[0]
