@@ -30,7 +30,7 @@ class Settings(msgspec.Struct, kw_only=True):
     # Federation: pull from peers in the background, pausing this long after a short page.
     sync_enabled: bool = True
     sync_interval: float = 1.0
-    sync_page_limit: int = 2000
+    sync_page_limit: int = 5000
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,7 +42,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
             "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
-            "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "2000")),
+            "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "5000")),
             "collector_checks_per_minute": int(
                 env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),

@@ -181,3 +181,37 @@ async def test_collector_filings_reach_only_peers_configured_for_them(
         # A peer may pull only the serving node's own chain: no relaying.
         peers_view = await tel.operator.get("/v1/sync/heads")
         assert peers_view.json()["origins"]["node-fin"] == head[0]
+
+
+async def test_registry_peer_add_pins_the_keys_the_peer_publishes(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    import asyncio
+    import json
+    import os
+    import sys
+
+    async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
+        env = {**os.environ, "DATABASE_URL": tel.dsn}
+
+        async def registry(*args: str) -> tuple[int, str, str]:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "api.cli", *args, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await process.communicate()
+            return process.returncode or 0, out.decode(), err.decode()
+
+        code, out, err = await registry("peer", "add", "node-fin", fin.url,
+                                        "--also-send", "collector_filing")
+        assert code == 0, err
+        added = json.loads(out)
+        fin_kid = (await fin.http.get("/.well-known/registry-node")).json()["keys"][0]["kid"]
+        assert added["keys"] == [fin_kid]
+        assert "collector_filing" in added["send_types"]
+        assert "resource" in added["send_types"]
+        # The id must be the one the URL's node gives itself.
+        code, _, err = await registry("peer", "add", "node-other", fin.url)
+        assert code != 0
+        assert "node-fin" in err
+        code, out, _ = await registry("peer", "list")
+        assert [p["node_id"] for p in json.loads(out)] == ["node-fin"]
