@@ -74,6 +74,7 @@ def verify_page(
     """
     seq, link = after_seq, after_hash
     proven: list[Verified] = []
+    proven_hashes: dict[int, str] = {}
     for change in feed.changes:
         # 1. It names the origin asked for: no node speaks for another.
         if change.origin != origin:
@@ -81,8 +82,7 @@ def verify_page(
                             change.seq)
         # 2. Sent again: it must be what is held, and it is not applied twice.
         if change.seq <= seq:
-            known = held.get(change.seq) or next(
-                (v.hash for v in proven if v.seq == change.seq), None)
+            known = held.get(change.seq) or proven_hashes.get(change.seq)
             if known is not None and known != change.hash:
                 raise SyncFault("differs from the change already held at this seq", change.seq)
             continue
@@ -105,6 +105,7 @@ def verify_page(
         proven.append(Verified(change.seq, change.origin, change.type, change.id, change.op,
                                data, change.data_hash, change.prev, change.hash,
                                change.redacted))
+        proven_hashes[change.seq] = change.hash
         seq, link = change.seq, change.hash
     _check_checkpoint(feed, node=node, origin=origin, keys=keys, seq=seq, link=link,
                       after_seq=after_seq)

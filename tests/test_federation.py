@@ -215,3 +215,24 @@ async def test_registry_peer_add_pins_the_keys_the_peer_publishes(
         assert "node-fin" in err
         code, out, _ = await registry("peer", "list")
         assert [p["node_id"] for p in json.loads(out)] == ["node-fin"]
+
+
+async def test_one_worker_of_a_node_pulls(databases: TemplateDatabases, tmp_path: Path) -> None:
+    from sync.puller import PULLER_LOCK
+    from tests.support.nodes import serve
+
+    async with nodes(databases, tmp_path, "node-fin") as (fin,):
+        second = await serve(fin.settings, "node-fin")  # another worker of the same node
+        try:
+            async def pullers() -> int:
+                return int(await second.db.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND objid = $1 AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())", PULLER_LOCK))
+
+            assert await eventually(pullers) == 1
+            # Should the pulling worker stop, the other one takes over.
+            await fin.stop()
+            assert await eventually(pullers, within=20) == 1
+        finally:
+            await second.stop()

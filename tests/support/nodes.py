@@ -50,6 +50,8 @@ class RunningNode:
         return SignedClient(self.http, signer)  # type: ignore[arg-type]
 
     async def stop(self) -> None:
+        if self.task.done():
+            return
         self.server.should_exit = True
         await self.task
         await self.http.aclose()
