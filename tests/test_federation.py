@@ -236,3 +236,28 @@ async def test_one_worker_of_a_node_pulls(databases: TemplateDatabases, tmp_path
             assert await eventually(pullers, within=20) == 1
         finally:
             await second.stop()
+
+
+async def test_a_deletion_travels_as_a_tombstone(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    from registry import changelog
+
+    async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
+        await pair(fin, tel)
+        agency = await admit_member(fin.operator, "collection_agency", status="pending")
+        await eventually(lambda: _member_at(tel, agency.id, "pending"))
+        # No endpoint deletes a member; a store that deletes logs a tombstone like this.
+        async with fin.db.transaction():
+            await fin.db.execute("DELETE FROM member_status_history WHERE member_id = $1",
+                                 agency.id)
+            await fin.db.execute("DELETE FROM principal_keys WHERE principal_id = $1", agency.id)
+            await fin.db.execute("DELETE FROM members WHERE id = $1", agency.id)
+            tombstone = await changelog.append_one(fin.db, "member", agency.id, None)
+        assert tombstone.op == "delete"
+
+        async def gone() -> bool:
+            return (await tel.operator.get(f"/v1/members/{agency.id}")).status_code == 404
+
+        await eventually(gone)
+        assert await records_digest(fin.db, "node-fin") == await records_digest(tel.db, "node-fin")
