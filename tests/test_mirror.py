@@ -77,3 +77,33 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         assert resumed.load() == applied + 1
         assert await resumed.sync_once() == 0
         resumed.close()
+
+
+async def test_a_mirror_applies_nothing_from_a_tampered_feed(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    import pytest
+
+    from sync.errors import SyncFault
+    from tests.support.nodes import serve_asgi
+    from tests.test_sync_faults import TamperingProxy
+
+    async with nodes(databases, tmp_path, "node-tel") as (tel,):
+        carrier = await admit_member(tel.operator, "carrier")
+        server, task, proxy = await serve_asgi(TamperingProxy(tel.url), lifespan="off")
+        try:
+            index = RecordingIndex()
+            mirror = CarrierMirror(proxy, member_id=carrier.id, key=carrier.signer.key,  # type: ignore[arg-type]
+                                   kid=carrier.signer.kid, index=index,
+                                   snapshot=tmp_path / "j")
+            with pytest.raises(SyncFault, match="seq 2: data does not hash"):
+                await mirror.sync_once()
+            assert index.applied == 0
+            assert mirror.status.fault is not None
+            assert not (tmp_path / "j").exists() or (tmp_path / "j").stat().st_size == 0
+            # A faulted mirror stays stopped.
+            with pytest.raises(SyncFault):
+                await mirror.sync_once()
+        finally:
+            server.should_exit = True
+            await task
