@@ -139,6 +139,13 @@ async def test_a_member_reads_the_feed_redacted_to_trace_records(
                                            "data_hash", "prev", "hash"}
         assert {"node", "seq", "hash", "at", "sig"} <= set(page["checkpoint"])
         assert page["changes"][0]["prev"] == "0" * 64
+        for bad in ("after=-1", "limit=0", "limit=10001", "after=x"):
+            answer = await carrier.get(f"/v1/sync/changes?{bad}")
+            assert answer.status_code in (400, 422), (bad, answer.text)
+        unknown = await carrier.get("/v1/sync/changes?origin=node-nowhere")
+        assert unknown.status_code == 404
+        # A signed request is needed: the feed is not public.
+        assert (await fin.http.get("/v1/sync/changes")).status_code == 401
 
 
 async def test_collector_filings_reach_only_peers_configured_for_them(
