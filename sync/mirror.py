@@ -7,7 +7,8 @@ that a restart resumes from the last seq instead of from the start. A switch cal
 `mirror.index` (or the answers built on it) with no network hop.
 
 The journal is one file: a header line naming the node and its pinned keys, then one
-line per applied change. A torn last line (a crash mid-write) is dropped on load.
+line per applied change, pages written whole (the last line of each carries the chain's
+hash there). A torn page (a crash mid-write) is dropped on load and pulled again.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Header(msgspec.Struct):
 
 
 class Line(msgspec.Struct, array_like=True):
-    """One applied change in the journal: enough to re-apply it and to continue its chain."""
+    """One applied change in the journal; `hash` is set on the last line of a page only."""
 
     origin: str
     seq: int
@@ -109,21 +110,29 @@ class CarrierMirror:
                 raise SyncFault(f"{self.snapshot} belongs to {header.member} at {header.url}")
             self.node, self.keys = header.node, header.keys
             good_end = journal.tell()
+            page: list[Line] = []
             for raw in journal:
                 if not raw.endswith(b"\n"):
                     break  # torn by a crash: the pull will fetch it again
-                line = _decode_line.decode(raw)
-                cursor = self.cursors.setdefault(line.origin, Cursor())
-                if line.seq != cursor.seq + 1:
-                    raise SyncFault(f"journal skips from {cursor.seq} to {line.seq}")
-                self._apply(line.origin, line.seq, line.type, line.id,
-                            self._data_of(line.data), line.redacted)
-                cursor.seq, cursor.hash = line.seq, line.hash
-                good_end = journal.tell()
-                self.loaded += 1
+                page.append(_decode_line.decode(raw))
+                if page[-1].hash:  # a page is whole once its last line, with its hash, is
+                    self._replay(page)
+                    good_end = journal.tell()
+                    page = []
         with self.snapshot.open("r+b") as journal:
             journal.truncate(good_end)
         return self.loaded
+
+    def _replay(self, page: list[Line]) -> None:
+        cursor = self.cursors.setdefault(page[0].origin, Cursor())
+        for line in page:
+            if line.origin != page[0].origin or line.seq != cursor.seq + 1:
+                raise SyncFault(f"journal skips from {cursor.seq} to {line.seq}")
+            self._apply(line.origin, line.seq, line.type, line.id, self._data_of(line.data),
+                        line.redacted)
+            cursor.seq = line.seq
+        cursor.hash = page[-1].hash
+        self.loaded += len(page)
 
     def _open_journal(self) -> None:
         if self.snapshot is None or self._journal is not None:
@@ -140,8 +149,10 @@ class CarrierMirror:
         if self.snapshot is None:
             return
         self._open_journal()
+        # Only a page's last line carries its hash: all a restart needs to continue the chain.
+        last = changes[-1]
         lines = [msgspec.json.encode(Line(
-            c.origin, c.seq, c.type, c.id, c.hash,
+            c.origin, c.seq, c.type, c.id, c.hash if c is last else "",
             msgspec.Raw(b"null" if c.data is None else c.data), c.redacted)) for c in changes]
         self._journal.write(b"\n".join(lines) + b"\n")
         self._journal.flush()

@@ -69,9 +69,9 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         assert await again.sync_once() == 1
         assert second.records[("member", agency.id)]["status"] == "suspended"
         again.close()
-        # A torn last line (a crash mid-write) is dropped, and fetched again.
+        # A torn page (a crash mid-write) is dropped, and fetched again.
         with snapshot.open("ab") as journal:
-            journal.write(b'["node-fin", 99')
+            journal.write(b'["node-fin",9,"member","m_x","",null]\n["node-fin", 10')
         third = RecordingIndex()
         resumed = _mirror(tel, carrier, third, snapshot)
         assert resumed.load() == applied + 1
