@@ -15,9 +15,10 @@ from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS
-from api.routes import members, node
+from api.routes import entrustments, members, node, public, resources, trace
 from api.settings import Settings
 from api.state import NodeState
+from api.trace_state import WritesSeenByTrace, trace_lifespan
 from registry import db, ratelimit
 from registry.migrate import migrate
 from registry.node import ensure_node_id
@@ -63,12 +64,14 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[*node.ROUTES, members.MemberController],
+        route_handlers=[*node.ROUTES, members.MemberController,
+                        entrustments.EntrustmentController, resources.ResourceController,
+                        trace.TraceController, public.PublicController],
         dependencies=DEPENDENCIES,
         guards=[standing],
-        middleware=[RequestLogMiddleware(), SignedRequestMiddleware()],
+        middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[node_lifespan],
+        lifespan=[node_lifespan, trace_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

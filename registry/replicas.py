@@ -12,12 +12,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from registry.db import Connection
+from registry.entrustments import store as entrustments
 from registry.members import store as members
+from registry.trace import store as resources
 
 Applier = Callable[[Connection, str, str, dict[str, Any] | None], Awaitable[None]]
 
 APPLIERS: dict[str, Applier] = {
     members.RECORD_TYPE: members.apply_remote,
+    entrustments.RECORD_TYPE: entrustments.apply_remote,
+    "resource": resources.apply_remote_resource,
+    "resource_confirmation": resources.apply_remote_confirmation,
+    "resource_filing": resources.apply_remote_filing,
 }
 
 

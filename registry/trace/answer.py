@@ -1,0 +1,71 @@
+"""Trace answers in the shape of API.md §6, built from the index and its verdicts.
+
+A batch shares one window and one checkpoint, and the references to members are made once
+per member and reused, so an answer costs little more than its decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from registry.trace.decision import Party, Verdict, window
+from registry.trace.index import TraceIndex
+from registry.trace.model import Checkpoint, PrincipalRef, SupplierRef, TraceResult, UserRef
+
+
+class Answers:
+    """Builds answers for one index; caches member references while the member is unchanged."""
+
+    def __init__(self, index: TraceIndex, node_id: str) -> None:
+        self.index = index
+        self.node_id = node_id
+        self._suppliers: dict[int, tuple[Party, SupplierRef]] = {}
+        self._users: dict[int, tuple[Party, UserRef]] = {}
+        self._principals: dict[int, tuple[Party, PrincipalRef]] = {}
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(self.node_id, self.index.seqs.get(self.node_id, 0))
+
+    def _supplier(self, index: int) -> SupplierRef:
+        party = self.index.parties[index]
+        cached = self._suppliers.get(index)
+        if cached is None or cached[0] is not party:
+            cached = self._suppliers[index] = (party, SupplierRef(party.id, party.name,
+                                                                  party.uscc))
+        return cached[1]
+
+    def _user(self, index: int) -> UserRef:
+        party = self.index.parties[index]
+        cached = self._users.get(index)
+        if cached is None or cached[0] is not party:
+            cached = self._users[index] = (party, UserRef(party.id, party.name, party.kind))
+        return cached[1]
+
+    def _principal(self, index: int) -> PrincipalRef:
+        party = self.index.parties[index]
+        cached = self._principals.get(index)
+        if cached is None or cached[0] is not party:
+            cached = self._principals[index] = (party, PrincipalRef(party.id, party.name))
+        return cached[1]
+
+    def trace(self, values: Sequence[str], at: int) -> list[TraceResult]:
+        """One answer per value, in order, all decided at `at` against one checkpoint."""
+        index = self.index
+        open_window = window(at)
+        checkpoint = self.checkpoint()
+        results = []
+        for text in values:
+            found = index.find(text)
+            supply = found.supply
+            if supply is None:
+                results.append(TraceResult(found.value, found.kind, False, "unregistered", None,
+                                           None, (), open_window, checkpoint))
+                continue
+            verdict: Verdict = index.verdict(supply, at)
+            results.append(TraceResult(
+                found.value, found.kind, verdict.reason is None, verdict.reason,
+                self._supplier(supply.supplier), self._user(supply.user),
+                tuple(self._principal(p) for p in verdict.principals),
+                open_window, checkpoint, found.block,
+            ))
+        return results

@@ -1,0 +1,310 @@
+"""The in-memory trace index: every worker's (and a carrier mirror's) copy of what a trace
+decision needs, built and kept current by applying change-log entries of any origin.
+
+Entries of different origins may arrive in any order (a confirmation made on a finance
+node before the telecom node's supply has synced), so every apply commutes: references to
+records not yet seen allocate placeholders, and confirmations or filings of a resource not
+yet seen wait for it. Numbers are stored compactly: a voice number is an int key mapping to
+a slot; a slot holds an 8-byte hash of its resource id and the index of a shared, interned
+decision state (resources supplied together share one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from registry import phone
+from registry.trace.decision import (
+    FOREVER,
+    NOBODY,
+    UNREGISTERED,
+    Party,
+    Supply,
+    Term,
+    Verdict,
+    day_start,
+    decide,
+    epoch,
+)
+
+MEMBER = "member"
+RESOURCE = "resource"
+CONFIRMATION = "resource_confirmation"
+FILING = "resource_filing"
+ENTRUSTMENT = "entrustment"
+TYPES = (MEMBER, RESOURCE, CONFIRMATION, FILING, ENTRUSTMENT)
+_WITHDRAWN = 0  # state index of a resource whose record was deleted
+
+
+def rid_hash(resource_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(resource_id.encode(), digest_size=8).digest(), "little")
+
+
+def confirmation_id(resource_id: str, member_id: str) -> str:
+    return f"rc:{resource_id}:{member_id}"
+
+
+def filing_id(resource_id: str, entrustment_id: str) -> str:
+    return f"rf:{resource_id}:{entrustment_id}"
+
+
+def _resource_of(record_id: str) -> str:
+    """The resource id inside a confirmation's or filing's id (`rc:<resource>:<other>`)."""
+    return record_id.split(":")[1] if record_id.count(":") == 2 else ""
+
+
+class Found:
+    """How a traced value was read and what it matched."""
+
+    __slots__ = ("block", "kind", "supply", "value")
+
+    def __init__(self, value: str, kind: str | None, supply: Supply | None,
+                 block: str | None = None) -> None:
+        self.value, self.kind, self.supply, self.block = value, kind, supply, block
+
+
+class TraceIndex:
+    def __init__(self) -> None:
+        self.parties: list[Party] = []
+        self._party_of: dict[str, int] = {}
+        self.terms: list[Term] = []
+        self._term_of: dict[str, int] = {}
+        # Interned decision states; index 0 stands for a withdrawn resource.
+        self.states: list[Supply | None] = [None]
+        self._state_of: dict[Supply, int] = {}
+        self._numbers: dict[int, int] = {}  # voice number (E.164 digits as int) -> slot
+        self._blocks: dict[str, int] = {}  # block prefix digits -> slot
+        self._block_lengths: list[int] = []  # longest first
+        self._codes: dict[str, int] = {}  # sms code -> slot
+        self._rid = array("Q")
+        self._state = array("I")
+        self._pending_confirmations: dict[int, int] = {}
+        self._pending_filings: dict[int, tuple[int, ...]] = {}
+        # Per origin, the last change-log seq applied.
+        self.seqs: dict[str, int] = {}
+        self._appliers: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
+            MEMBER: self._apply_member, RESOURCE: self._apply_resource,
+            CONFIRMATION: self._apply_confirmation, FILING: self._apply_filing,
+            ENTRUSTMENT: self._apply_entrustment,
+        }
+
+    # ---- applying change-log entries -------------------------------------------------
+
+    def apply(self, origin: str, seq: int, type: str, record_id: str,
+              data: dict[str, Any] | None) -> None:
+        """Apply one entry; entries of an origin already applied are skipped."""
+        if seq <= self.seqs.get(origin, 0):
+            return
+        applier = self._appliers.get(type)
+        if applier is not None:
+            applier(record_id, data)
+        self.seqs[origin] = seq
+
+    def apply_all(self, entries: Iterable[tuple[str, int, str, str, dict[str, Any] | None]]
+                  ) -> None:
+        for origin, seq, type, record_id, data in entries:
+            self.apply(origin, seq, type, record_id, data)
+
+    def party(self, member_id: str) -> int:
+        index = self._party_of.get(member_id)
+        if index is None:
+            index = self._party_of[member_id] = len(self.parties)
+            self.parties.append(Party(member_id))
+        return index
+
+    def term(self, entrustment_id: str) -> int:
+        index = self._term_of.get(entrustment_id)
+        if index is None:
+            index = self._term_of[entrustment_id] = len(self.terms)
+            self.terms.append(Term(entrustment_id))
+        return index
+
+    def _intern(self, supply: Supply) -> int:
+        index = self._state_of.get(supply)
+        if index is None:
+            index = self._state_of[supply] = len(self.states)
+            self.states.append(supply)
+        return index
+
+    def _apply_member(self, member_id: str, data: dict[str, Any] | None) -> None:
+        index = self.party(member_id)
+        if data is None:
+            self.parties[index] = Party(member_id)
+            return
+        self.parties[index] = Party(member_id, data["kind"], data["name"], data["uscc"],
+                                    data["status"] == "active")
+
+    def _apply_entrustment(self, entrustment_id: str, data: dict[str, Any] | None) -> None:
+        index = self.term(entrustment_id)
+        if data is None:
+            self.terms[index] = Term(entrustment_id)
+            return
+        end = day_start(data["ends_on"], next_day=True)
+        if data.get("ended_at"):
+            end = min(end, epoch(data["ended_at"], FOREVER))
+        parent = data.get("parent_id")
+        self.terms[index] = Term(
+            entrustment_id, self.party(data["lender_id"]), self.party(data["agency_id"]),
+            day_start(data["starts_on"]), end, self.term(parent) if parent else NOBODY,
+        )
+
+    def _table(self, kind: str) -> dict[Any, int]:
+        if kind == "voice":
+            return self._numbers
+        if kind == "voice_block":
+            return self._blocks
+        return self._codes
+
+    @staticmethod
+    def _key(kind: str, value: str) -> int | str:
+        if kind == "voice":
+            return int(value[1:])
+        return value[1:] if kind == "voice_block" else value
+
+    def _slot_of(self, kind: str, value: str, resource_id: str) -> int | None:
+        """The slot holding this very resource (not merely another supply of its value)."""
+        slot = self._table(kind).get(self._key(kind, value))
+        if slot is None or self._rid[slot] != rid_hash(resource_id):
+            return None
+        return slot
+
+    def _find_by_id(self, resource_id: str) -> int | None:
+        try:
+            return self._rid.index(rid_hash(resource_id))
+        except ValueError:
+            return None
+
+    def _apply_resource(self, resource_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            slot = self._find_by_id(resource_id)
+            if slot is not None:
+                self._state[slot] = _WITHDRAWN
+            return
+        kind, value = data["kind"], data["value"]
+        digest = rid_hash(resource_id)
+        table, key = self._table(kind), self._key(kind, value)
+        supply = Supply(
+            kind, self.party(data["supplier_id"]), self.party(data["assignee_id"]),
+            epoch(data["valid_from"], 0), epoch(data.get("valid_to"), FOREVER),
+        )
+        slot = table.get(key)
+        if slot is not None and self._rid[slot] == digest:
+            old = self.states[self._state[slot]]
+            if old is not None:
+                supply = Supply(supply.kind, supply.supplier, supply.user, supply.valid_from,
+                                supply.valid_to, old.confirmed_by, old.filings)
+            self._state[slot] = self._intern(supply)
+            return
+        if slot is not None:
+            current = self.states[self._state[slot]]
+            # Two supplies of one value (a later one after the first expired): the later wins.
+            if current is not None and current.valid_from > supply.valid_from:
+                return
+        supply = Supply(supply.kind, supply.supplier, supply.user, supply.valid_from,
+                        supply.valid_to, self._pending_confirmations.pop(digest, NOBODY),
+                        self._pending_filings.pop(digest, ()))
+        if slot is None:
+            slot = table[key] = len(self._rid)
+            self._rid.append(digest)
+            self._state.append(self._intern(supply))
+        else:
+            self._rid[slot] = digest
+            self._state[slot] = self._intern(supply)
+        if kind == "voice_block" and len(key) not in self._block_lengths:  # type: ignore[arg-type]
+            self._block_lengths = sorted({*self._block_lengths, len(key)}, reverse=True)  # type: ignore[arg-type]
+
+    def _change(self, slot: int, **fields: Any) -> None:
+        old = self.states[self._state[slot]]
+        if old is None:
+            return
+        values = {f: getattr(old, f) for f in old.__struct_fields__}
+        values.update(fields)
+        self._state[slot] = self._intern(Supply(**values))
+
+    def _apply_confirmation(self, record_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            slot = self._find_by_id(_resource_of(record_id))
+            if slot is not None:
+                self._change(slot, confirmed_by=NOBODY)
+            self._pending_confirmations.pop(rid_hash(_resource_of(record_id)), None)
+            return
+        member = self.party(data["member_id"])
+        slot = self._slot_of(data["kind"], data["value"], data["resource_id"])
+        if slot is None:
+            self._pending_confirmations[rid_hash(data["resource_id"])] = member
+        else:
+            self._change(slot, confirmed_by=member)
+
+    def _apply_filing(self, record_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            parts = record_id.split(":")
+            if len(parts) != 3:
+                return
+            term = self.term(parts[2])
+            slot = self._find_by_id(parts[1])
+            if slot is not None:
+                old = self.states[self._state[slot]]
+                if old is not None:
+                    self._change(slot, filings=tuple(t for t in old.filings if t != term))
+            return
+        term = self.term(data["entrustment_id"])
+        slot = self._slot_of(data["kind"], data["value"], data["resource_id"])
+        if slot is None:
+            digest = rid_hash(data["resource_id"])
+            waiting = self._pending_filings.get(digest, ())
+            self._pending_filings[digest] = tuple(sorted({*waiting, term}))
+            return
+        old = self.states[self._state[slot]]
+        if old is not None and term not in old.filings:
+            self._change(slot, filings=tuple(sorted({*old.filings, term})))
+
+    # ---- looking up ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rid)
+
+    def find(self, text: str) -> Found:
+        """Read `text` as an SMS code or a voice number and find what it matches."""
+        if len(text) > phone.MAX_INPUT:
+            return Found(text, None, None)
+        if text[:1] == "+" and text[1:].isdigit() and text.isascii():
+            return self._voice(text)
+        if text.isdigit() and text.isascii():
+            slot = self._codes.get(text)
+            if slot is not None:
+                return Found(text, "sms_code", self.states[self._state[slot]])
+        try:
+            number = phone.e164(text, strict=False)
+        except phone.NotANumber:
+            if text.isdigit() and text.isascii():
+                return Found(text, "sms_code", None)
+            return Found(text, None, None)
+        return self._voice(number)
+
+    def _voice(self, number: str) -> Found:
+        slot = self._numbers.get(int(number[1:]))
+        if slot is not None:
+            return Found(number, "voice", self.states[self._state[slot]])
+        digits = number[1:]
+        for length in self._block_lengths:
+            if length <= len(digits):
+                slot = self._blocks.get(digits[:length])
+                if slot is not None:
+                    supply = self.states[self._state[slot]]
+                    if supply is not None:
+                        return Found(number, "voice", supply, "+" + digits[:length])
+        return Found(number, "voice", None)
+
+    def verdict(self, supply: Supply | None, at: int) -> Verdict:
+        if supply is None:
+            return UNREGISTERED
+        return decide(supply, at, self.parties, self.terms)
+
+    def check(self, number: str, at: int) -> str | None:
+        """The fast path for an E.164 number: the reason it is not traceable, or None."""
+        slot = self._numbers.get(int(number[1:]))
+        supply = self.states[self._state[slot]] if slot is not None else self._voice(number).supply
+        return self.verdict(supply, at).reason
