@@ -1,0 +1,147 @@
+"""The in-memory index on its own: change-log entries of any origin, in any order, give the
+same answers; blocks match by longest prefix; tombstones and re-supplies (API.md §6)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from registry.trace.decision import SHANGHAI
+from registry.trace.index import TraceIndex, confirmation_id, filing_id
+
+AT = int(datetime(2026, 11, 28, 9, 30, tzinfo=SHANGHAI).timestamp())
+NUMBER = "+8613800138000"
+
+
+def member(kind: str, status: str = "active") -> dict[str, Any]:
+    return {"kind": kind, "name": f"名{kind}", "uscc": "U", "status": status}
+
+
+def resource(value: str = NUMBER, kind: str = "voice", assignee: str = "agency",
+             **fields: Any) -> dict[str, Any]:
+    return {"kind": kind, "value": value, "supplier_id": "carrier", "assignee_id": assignee,
+            "valid_from": "2026-01-01T00:00:00+08:00", "valid_to": None, **fields}
+
+
+def story(rid: str = "r1", value: str = NUMBER) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(origin, type, id, data): a telecom node supplies, a finance node does the rest."""
+    return [
+        ("tel", "member", "carrier", member("carrier")),
+        ("fin", "member", "agency", member("collection_agency")),
+        ("fin", "member", "lender", member("lender")),
+        ("tel", "resource", rid, resource(value)),
+        ("fin", "resource_confirmation", confirmation_id(rid, "agency"),
+         {"resource_id": rid, "kind": "voice", "value": value, "member_id": "agency"}),
+        ("fin", "entrustment", "e1", {"lender_id": "lender", "agency_id": "agency",
+                                      "starts_on": "2026-01-01", "ends_on": "2026-12-31",
+                                      "parent_id": None, "ended_at": None}),
+        ("fin", "resource_filing", filing_id(rid, "e1"),
+         {"resource_id": rid, "kind": "voice", "value": value, "entrustment_id": "e1",
+          "lender_id": "lender"}),
+    ]
+
+
+def load(entries: list[tuple[str, str, str, dict[str, Any] | None]]) -> TraceIndex:
+    index = TraceIndex()
+    seqs: dict[str, int] = {}
+    for origin, type, record_id, data in entries:
+        seqs[origin] = seqs.get(origin, 0) + 1
+        index.apply(origin, seqs[origin], type, record_id, data)
+    return index
+
+
+def test_any_order_of_applying_gives_the_same_answer() -> None:
+    for order in itertools.permutations(story()):
+        index = load(list(order))
+        verdict = index.verdict(index.find(NUMBER).supply, AT)
+        assert verdict.reason is None, order
+        assert [index.parties[p].id for p in verdict.principals] == ["lender"]
+
+
+def test_entries_already_applied_are_skipped() -> None:
+    index = load(story())
+    index.apply("tel", 1, "member", "carrier", member("carrier", "suspended"))
+    assert index.check(NUMBER, AT) is None
+    index.apply("tel", 9, "member", "carrier", member("carrier", "suspended"))
+    assert index.check(NUMBER, AT) == "supplier_inactive"
+    assert index.seqs == {"tel": 9, "fin": 5}
+
+
+def test_every_way_of_writing_the_number_finds_it() -> None:
+    index = load(story())
+    for text in ("13800138000", "+86 138-0013-8000", "008613800138000", "8613800138000"):
+        found = index.find(text)
+        assert (found.value, found.kind) == (NUMBER, "voice")
+        assert found.supply is not None
+
+
+def test_blocks_match_by_longest_prefix_and_own_entries_win() -> None:
+    entries = story()
+    entries += [
+        ("tel", "resource", "b1", resource("+86138", "voice_block", assignee="lender")),
+        ("tel", "resource", "b2", resource("+861390013", "voice_block", assignee="agency")),
+        ("tel", "resource", "b3", resource("+86139", "voice_block", assignee="lender")),
+    ]
+    index = load(entries)
+    assert index.find(NUMBER).block is None
+    found = index.find("+8613900138000")
+    assert found.block == "+861390013"
+    assert found.supply is not None and index.parties[found.supply.user].id == "agency"
+    assert index.find("+8613911112222").block == "+86139"
+    assert index.find("+8613811112222").block == "+86138"
+    assert index.find("+8613711112222").supply is None
+
+
+def test_sms_codes_and_unreadable_values() -> None:
+    index = load([*story(), ("tel", "resource", "s1", resource("106901234", "sms_code"))])
+    found = index.find("106901234")
+    assert (found.kind, found.supply is not None) == ("sms_code", True)
+    assert index.find("1069").kind == "sms_code"
+    assert index.find("not a number").kind is None
+    assert index.find("+" + "9" * 5000).supply is None
+
+
+def test_tombstones_withdraw_records() -> None:
+    index = load(story())
+    index.apply("fin", 6, "resource_filing", filing_id("r1", "e1"), None)
+    assert index.check(NUMBER, AT) == "no_principal"
+    index.apply("fin", 7, "resource_confirmation", confirmation_id("r1", "agency"), None)
+    assert index.check(NUMBER, AT) == "unconfirmed"
+    index.apply("tel", 4, "resource", "r1", None)
+    assert index.check(NUMBER, AT) == "unregistered"
+    index.apply("fin", 8, "member", "agency", None)
+    assert not index.parties[index.party("agency")].active
+
+
+def test_a_changed_supply_keeps_its_confirmation_and_filings() -> None:
+    index = load(story())
+    index.apply("tel", 4, "resource", "r1", resource(valid_to="2026-06-01T00:00:00+08:00"))
+    assert index.check(NUMBER, AT) == "expired"
+    index.apply("tel", 5, "resource", "r1", resource(valid_to="2027-06-01T00:00:00+08:00"))
+    assert index.check(NUMBER, AT) is None
+
+
+def test_a_later_supply_of_an_expired_number_replaces_it() -> None:
+    index = load(story())
+    index.apply("tel", 4, "resource", "r1", resource(valid_to="2026-06-01T00:00:00+08:00"))
+    index.apply("tel", 5, "resource", "r2", resource(valid_from="2026-07-01T00:00:00+08:00"))
+    # The new supply is not confirmed: the old confirmation was of another resource.
+    assert index.check(NUMBER, AT) == "unconfirmed"
+    index.apply("tel", 6, "resource", "r1", resource(valid_to="2026-06-01T00:00:00+08:00"))
+    assert index.check(NUMBER, AT) == "unconfirmed"
+    assert len(index) == 1
+
+
+def test_equal_states_are_shared() -> None:
+    entries = []
+    for n in range(100):
+        rid = f"r{n}"
+        value = f"+86138{n:08d}"
+        entries += [("tel", "resource", rid, resource(value)),
+                    ("fin", "resource_confirmation", confirmation_id(rid, "agency"),
+                     {"resource_id": rid, "kind": "voice", "value": value,
+                      "member_id": "agency"})]
+    index = load(entries)
+    assert len(index) == 100
+    assert len(index.states) <= 4
