@@ -14,7 +14,8 @@ async def test_a_lender_entrusts_an_active_agency(operator: SignedClient) -> Non
     assert made["lender_id"] == lender.id
     assert made["agency_id"] == agency.id
     assert (made["starts_on"], made["ends_on"]) == ("2026-01-01", "2027-12-31")
-    assert made["ended"] is False and made["parent_id"] is None
+    assert made["ended"] is False
+    assert made["parent_id"] is None
     buyer = await admit_member(operator, "debt_buyer")
     assert (await entrust(buyer, agency))["lender_id"] == buyer.id
 
@@ -99,14 +100,18 @@ async def test_ending_an_entrustment(operator: SignedClient) -> None:
     answer = await lender.post(f"/v1/entrustments/{made['id']}/end", {"reason": "合同到期"})
     assert answer.status_code == 200, answer.text
     ended = answer.json()
-    assert ended["ended"] is True and ended["end_reason"] == "合同到期"
-    assert ended["ended_at"] is not None and ended["ends_on"] <= "2027-12-31"
+    assert ended["ended"] is True
+    assert ended["end_reason"] == "合同到期"
+    assert ended["ended_at"] is not None
+    assert ended["ends_on"] <= "2027-12-31"
     again = await lender.post(f"/v1/entrustments/{made['id']}/end", {"reason": "again"})
-    assert again.status_code == 409 and again.json()["code"] == "already_ended"
+    assert again.status_code == 409
+    assert again.json()["code"] == "already_ended"
     sub_agency = await admit_member(operator, "collection_agency")
     answer = await lender.post("/v1/entrustments", {
         "agency_id": sub_agency.id, **WHOLE_YEAR, "parent_id": made["id"]})
-    assert answer.status_code == 409 and answer.json()["code"] == "entrustment_ended"
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "entrustment_ended"
 
 
 async def test_who_sees_which_entrustments(operator: SignedClient) -> None:
@@ -132,7 +137,8 @@ async def test_who_sees_which_entrustments(operator: SignedClient) -> None:
     assert (await carrier.get("/v1/entrustments")).status_code == 403
 
     page = (await operator.get(f"/v1/entrustments?agency_id={agency.id}&limit=1")).json()
-    assert len(page["items"]) == 1 and page["next_cursor"]
+    assert len(page["items"]) == 1
+    assert page["next_cursor"]
     rest = (await operator.get(
         f"/v1/entrustments?agency_id={agency.id}&limit=1&cursor={page['next_cursor']}")).json()
     assert rest["items"][0]["id"] != page["items"][0]["id"]

@@ -21,14 +21,16 @@ async def test_a_carrier_supplies_a_normalised_number(operator: SignedClient) ->
     c = await cast(operator)
     made = await supply(c.carrier, c.agency, "0086 139-0013-9000")
     assert made["value"] == "+8613900139000"
-    assert made["supplier_id"] == c.carrier.id and made["assignee_id"] == c.agency.id
+    assert made["supplier_id"] == c.carrier.id
+    assert made["assignee_id"] == c.agency.id
     assert made["confirmed"] is False
     block = await supply(c.carrier, c.agency, "139 0014", kind="voice_block")
     assert block["value"] == "+861390014"
     code = await supply(c.carrier, c.lender, "1069 8888 01", kind="sms_code")
     assert code["value"] == "1069888801"
     got = await c.agency.get(f"/v1/resources/{made['id']}")
-    assert got.status_code == 200 and got.json()["value"] == "+8613900139000"
+    assert got.status_code == 200
+    assert got.json()["value"] == "+8613900139000"
 
 
 async def test_invalid_supplies_are_422_naming_the_field(operator: SignedClient) -> None:
@@ -53,7 +55,8 @@ async def test_a_number_supplied_and_unexpired_is_409(operator: SignedClient) ->
     c = await cast(operator)
     await supply(c.carrier, c.agency, "13900139002")
     again = await c.carrier.post("/v1/resources", supply_body(c.lender, "+86 139 0013 9002"))
-    assert again.status_code == 409 and again.json()["code"] == "duplicate"
+    assert again.status_code == 409
+    assert again.json()["code"] == "duplicate"
     # Once the first supply has expired, the number may be supplied again.
     old = await supply(c.carrier, c.agency, "13900139003",
                        valid_from="2020-01-01T00:00:00+08:00",
@@ -89,7 +92,8 @@ async def test_a_suspended_carrier_cannot_supply(operator: SignedClient) -> None
     agency = await admit_member(operator, "collection_agency")
     carrier = await admit_member(operator, "carrier", status="suspended")
     answer = await carrier.post("/v1/resources", supply_body(agency, "13900139020"))
-    assert answer.status_code == 403 and answer.json()["code"] == "member_suspended"
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "member_suspended"
 
 
 async def test_batch_supply_is_all_or_nothing(operator: SignedClient, db: asyncpg.Connection
@@ -189,7 +193,8 @@ async def test_filing_rules(operator: SignedClient) -> None:
     await file(c.lender, made["id"], entrustment["id"])
     again = await c.lender.post(f"/v1/resources/{made['id']}/filings",
                                 {"entrustment_id": entrustment["id"]})
-    assert again.status_code == 409 and again.json()["code"] == "duplicate"
+    assert again.status_code == 409
+    assert again.json()["code"] == "duplicate"
     # The filing lender may now read the resource; a lender that has not filed may not.
     assert (await c.lender.get(f"/v1/resources/{made['id']}")).status_code == 200
     assert (await other_lender.get(f"/v1/resources/{made['id']}")).status_code == 404
@@ -198,4 +203,5 @@ async def test_filing_rules(operator: SignedClient) -> None:
     other = await supply(c.carrier, second_agency, "13900139041")
     answer = await c.lender.post(f"/v1/resources/{other['id']}/filings",
                                  {"entrustment_id": wrong["id"]})
-    assert answer.status_code == 409 and answer.json()["code"] == "entrustment_ended"
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "entrustment_ended"

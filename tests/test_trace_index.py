@@ -87,7 +87,8 @@ def test_blocks_match_by_longest_prefix_and_own_entries_win() -> None:
     assert index.find(NUMBER).block is None
     found = index.find("+8613900138000")
     assert found.block == "+861390013"
-    assert found.supply is not None and index.parties[found.supply.user].id == "agency"
+    assert found.supply is not None
+    assert index.parties[found.supply.user].id == "agency"
     assert index.find("+8613911112222").block == "+86139"
     assert index.find("+8613811112222").block == "+86138"
     assert index.find("+8613711112222").supply is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
@@ -64,10 +65,13 @@ async def traceable_number(c: Cast, value: str) -> dict[str, Any]:
     return {"resource": resource, "entrustment": entrustment}
 
 
-async def trace(client: SignedClient, value: str, at: str = IN_WINDOW) -> dict[str, Any]:
-    from urllib.parse import quote
-
-    answer = await client.get(f"/v1/trace/{quote(value, safe='')}?at={quote(at, safe='')}")
+async def trace(client: SignedClient, value: str, at: str | None = IN_WINDOW
+                ) -> dict[str, Any]:
+    """The trace of `value` at `at` (None: now, as a carrier asks during a call)."""
+    target = f"/v1/trace/{quote(value, safe='')}"
+    if at is not None:
+        target += f"?at={quote(at, safe='')}"
+    answer = await client.get(target)
     assert answer.status_code == 200, answer.text
     result: dict[str, Any] = answer.json()
     return result
