@@ -7,7 +7,7 @@ import itertools
 from datetime import datetime
 from typing import Any
 
-from registry.trace.decision import SHANGHAI
+from registry.trace.decision import SHANGHAI, Supply
 from registry.trace.index import TraceIndex, confirmation_id, filing_id
 
 AT = int(datetime(2026, 11, 28, 9, 30, tzinfo=SHANGHAI).timestamp())
@@ -42,6 +42,10 @@ def story(rid: str = "r1", value: str = NUMBER) -> list[tuple[str, str, str, dic
     ]
 
 
+def supply_of(index: TraceIndex, text: str) -> Supply | None:
+    return index.states[index.find(text)[2]]
+
+
 def load(entries: list[tuple[str, str, str, dict[str, Any] | None]]) -> TraceIndex:
     index = TraceIndex()
     seqs: dict[str, int] = {}
@@ -54,7 +58,7 @@ def load(entries: list[tuple[str, str, str, dict[str, Any] | None]]) -> TraceInd
 def test_any_order_of_applying_gives_the_same_answer() -> None:
     for order in itertools.permutations(story()):
         index = load(list(order))
-        verdict = index.verdict(index.find(NUMBER).supply, AT)
+        verdict = index.verdict(index.find(NUMBER)[2], AT)
         assert verdict.reason is None, order
         assert [index.parties[p].id for p in verdict.principals] == ["lender"]
 
@@ -71,9 +75,9 @@ def test_entries_already_applied_are_skipped() -> None:
 def test_every_way_of_writing_the_number_finds_it() -> None:
     index = load(story())
     for text in ("13800138000", "+86 138-0013-8000", "008613800138000", "8613800138000"):
-        found = index.find(text)
-        assert (found.value, found.kind) == (NUMBER, "voice")
-        assert found.supply is not None
+        value, kind, _, _ = index.find(text)
+        assert (value, kind) == (NUMBER, "voice")
+        assert supply_of(index, text) is not None
 
 
 def test_blocks_match_by_longest_prefix_and_own_entries_win() -> None:
@@ -84,23 +88,23 @@ def test_blocks_match_by_longest_prefix_and_own_entries_win() -> None:
         ("tel", "resource", "b3", resource("+86139", "voice_block", assignee="lender")),
     ]
     index = load(entries)
-    assert index.find(NUMBER).block is None
-    found = index.find("+8613900138000")
-    assert found.block == "+861390013"
-    assert found.supply is not None
-    assert index.parties[found.supply.user].id == "agency"
-    assert index.find("+8613911112222").block == "+86139"
-    assert index.find("+8613811112222").block == "+86138"
-    assert index.find("+8613711112222").supply is None
+    assert index.find(NUMBER)[3] is None
+    assert index.find("+8613900138000")[3] == "+861390013"
+    supply = supply_of(index, "+8613900138000")
+    assert supply is not None
+    assert index.parties[supply.user].id == "agency"
+    assert index.find("+8613911112222")[3] == "+86139"
+    assert index.find("+8613811112222")[3] == "+86138"
+    assert supply_of(index, "+8613711112222") is None
 
 
 def test_sms_codes_and_unreadable_values() -> None:
     index = load([*story(), ("tel", "resource", "s1", resource("106901234", "sms_code"))])
-    found = index.find("106901234")
-    assert (found.kind, found.supply is not None) == ("sms_code", True)
-    assert index.find("1069").kind == "sms_code"
-    assert index.find("not a number").kind is None
-    assert index.find("+" + "9" * 5000).supply is None
+    assert index.find("106901234")[1] == "sms_code"
+    assert supply_of(index, "106901234") is not None
+    assert index.find("1069")[1] == "sms_code"
+    assert index.find("not a number")[1] is None
+    assert supply_of(index, "+" + "9" * 5000) is None
 
 
 def test_tombstones_withdraw_records() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from registry.trace.decision import Party, Verdict, window
+from registry.trace.decision import Party, window
 from registry.trace.index import TraceIndex
 from registry.trace.model import Checkpoint, PrincipalRef, SupplierRef, TraceResult, UserRef
 
@@ -48,24 +48,30 @@ class Answers:
             cached = self._principals[index] = (party, PrincipalRef(party.id, party.name))
         return cached[1]
 
+    def _links(self, state: int, at: int) -> tuple[bool, str | None, SupplierRef | None,
+                                                   UserRef | None, tuple[PrincipalRef, ...]]:
+        supply = self.index.states[state]
+        if supply is None:
+            return (False, "unregistered", None, None, ())
+        verdict = self.index.verdict(state, at)
+        return (verdict.reason is None, verdict.reason, self._supplier(supply.supplier),
+                self._user(supply.user), tuple(self._principal(p) for p in verdict.principals))
+
     def trace(self, values: Sequence[str], at: int) -> list[TraceResult]:
         """One answer per value, in order, all decided at `at` against one checkpoint."""
-        index = self.index
+        find = self.index.find
         open_window = window(at)
         checkpoint = self.checkpoint()
+        # Resources supplied alike share a state, and so every link of their answer.
+        links: dict[int, tuple[bool, str | None, SupplierRef | None, UserRef | None,
+                               tuple[PrincipalRef, ...]]] = {}
         results = []
         for text in values:
-            found = index.find(text)
-            supply = found.supply
-            if supply is None:
-                results.append(TraceResult(found.value, found.kind, False, "unregistered", None,
-                                           None, (), open_window, checkpoint))
-                continue
-            verdict: Verdict = index.verdict(supply, at)
-            results.append(TraceResult(
-                found.value, found.kind, verdict.reason is None, verdict.reason,
-                self._supplier(supply.supplier), self._user(supply.user),
-                tuple(self._principal(p) for p in verdict.principals),
-                open_window, checkpoint, found.block,
-            ))
+            value, kind, state, block = find(text)
+            known = links.get(state)
+            if known is None:
+                known = links[state] = self._links(state, at)
+            traceable, reason, supplier, user, principals = known
+            results.append(TraceResult(value, kind, traceable, reason, supplier, user,
+                                       principals, open_window, checkpoint, block))
         return results

@@ -14,13 +14,15 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
+
+import msgspec
 
 from registry import phone
 from registry.trace.decision import (
     FOREVER,
     NOBODY,
-    UNREGISTERED,
     Party,
     Supply,
     Term,
@@ -37,6 +39,11 @@ FILING = "resource_filing"
 ENTRUSTMENT = "entrustment"
 TYPES = (MEMBER, RESOURCE, CONFIRMATION, FILING, ENTRUSTMENT)
 _WITHDRAWN = 0  # state index of a resource whose record was deleted
+
+
+# Supplies made together log the same times: parse each once.
+_epoch = lru_cache(maxsize=4096)(epoch)
+_day_start = lru_cache(maxsize=4096)(day_start)
 
 
 def rid_hash(resource_id: str) -> int:
@@ -56,14 +63,9 @@ def _resource_of(record_id: str) -> str:
     return record_id.split(":")[1] if record_id.count(":") == 2 else ""
 
 
-class Found:
-    """How a traced value was read and what it matched."""
-
-    __slots__ = ("block", "kind", "supply", "value")
-
-    def __init__(self, value: str, kind: str | None, supply: Supply | None,
-                 block: str | None = None) -> None:
-        self.value, self.kind, self.supply, self.block = value, kind, supply, block
+# What a traced value matched: (value as read, kind or None, state index, block or None);
+# state index 0 means nothing matched.
+Found = tuple[str, str | None, int, str | None]
 
 
 class TraceIndex:
@@ -85,6 +87,9 @@ class TraceIndex:
         self._pending_filings: dict[int, tuple[int, ...]] = {}
         # Per origin, the last change-log seq applied.
         self.seqs: dict[str, int] = {}
+        # Verdicts by state for one moment; any applied change clears them.
+        self._verdicts: dict[int, Verdict] = {}
+        self._verdict_at = -1
         self._appliers: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
             MEMBER: self._apply_member, RESOURCE: self._apply_resource,
             CONFIRMATION: self._apply_confirmation, FILING: self._apply_filing,
@@ -101,6 +106,8 @@ class TraceIndex:
         applier = self._appliers.get(type)
         if applier is not None:
             applier(record_id, data)
+            if self._verdicts:
+                self._verdicts = {}
         self.seqs[origin] = seq
 
     def apply_all(self, entries: Iterable[tuple[str, int, str, str, dict[str, Any] | None]]
@@ -142,13 +149,13 @@ class TraceIndex:
         if data is None:
             self.terms[index] = Term(entrustment_id)
             return
-        end = day_start(data["ends_on"], next_day=True)
+        end = _day_start(data["ends_on"], next_day=True)
         if data.get("ended_at"):
             end = min(end, epoch(data["ended_at"], FOREVER))
         parent = data.get("parent_id")
         self.terms[index] = Term(
             entrustment_id, self.party(data["lender_id"]), self.party(data["agency_id"]),
-            day_start(data["starts_on"]), end, self.term(parent) if parent else NOBODY,
+            _day_start(data["starts_on"]), end, self.term(parent) if parent else NOBODY,
         )
 
     def _table(self, kind: str) -> dict[Any, int]:
@@ -161,7 +168,7 @@ class TraceIndex:
     @staticmethod
     def _key(kind: str, value: str) -> int | str:
         if kind == "voice":
-            return int(value[1:])
+            return int(value)
         return value[1:] if kind == "voice_block" else value
 
     def _slot_of(self, kind: str, value: str, resource_id: str) -> int | None:
@@ -188,7 +195,7 @@ class TraceIndex:
         table, key = self._table(kind), self._key(kind, value)
         supply = Supply(
             kind, self.party(data["supplier_id"]), self.party(data["assignee_id"]),
-            epoch(data["valid_from"], 0), epoch(data.get("valid_to"), FOREVER),
+            _epoch(data["valid_from"], 0), _epoch(data.get("valid_to"), FOREVER),
         )
         slot = table.get(key)
         if slot is not None and self._rid[slot] == digest:
@@ -218,11 +225,8 @@ class TraceIndex:
 
     def _change(self, slot: int, **fields: Any) -> None:
         old = self.states[self._state[slot]]
-        if old is None:
-            return
-        values = {f: getattr(old, f) for f in old.__struct_fields__}
-        values.update(fields)
-        self._state[slot] = self._intern(Supply(**values))
+        if old is not None:
+            self._state[slot] = self._intern(msgspec.structs.replace(old, **fields))
 
     def _apply_confirmation(self, record_id: str, data: dict[str, Any] | None) -> None:
         if data is None:
@@ -269,42 +273,50 @@ class TraceIndex:
     def find(self, text: str) -> Found:
         """Read `text` as an SMS code or a voice number and find what it matches."""
         if len(text) > phone.MAX_INPUT:
-            return Found(text, None, None)
+            return (text, None, _WITHDRAWN, None)
         if text[:1] == "+" and text[1:].isdigit() and text.isascii():
             return self._voice(text)
         if text.isdigit() and text.isascii():
             slot = self._codes.get(text)
             if slot is not None:
-                return Found(text, "sms_code", self.states[self._state[slot]])
+                return (text, "sms_code", self._state[slot], None)
         try:
             number = phone.e164(text, strict=False)
         except phone.NotANumber:
             if text.isdigit() and text.isascii():
-                return Found(text, "sms_code", None)
-            return Found(text, None, None)
+                return (text, "sms_code", _WITHDRAWN, None)
+            return (text, None, _WITHDRAWN, None)
         return self._voice(number)
 
     def _voice(self, number: str) -> Found:
-        slot = self._numbers.get(int(number[1:]))
+        slot = self._numbers.get(int(number))
         if slot is not None:
-            return Found(number, "voice", self.states[self._state[slot]])
+            return (number, "voice", self._state[slot], None)
         digits = number[1:]
         for length in self._block_lengths:
             if length <= len(digits):
                 slot = self._blocks.get(digits[:length])
-                if slot is not None:
-                    supply = self.states[self._state[slot]]
-                    if supply is not None:
-                        return Found(number, "voice", supply, "+" + digits[:length])
-        return Found(number, "voice", None)
+                if slot is not None and self._state[slot] != _WITHDRAWN:
+                    return (number, "voice", self._state[slot], "+" + digits[:length])
+        return (number, "voice", _WITHDRAWN, None)
 
-    def verdict(self, supply: Supply | None, at: int) -> Verdict:
-        if supply is None:
-            return UNREGISTERED
-        return decide(supply, at, self.parties, self.terms)
+    def verdict(self, state: int, at: int) -> Verdict:
+        """The decision for a state at `at`; memoised, since resources share states."""
+        if at != self._verdict_at:
+            self._verdicts = {}
+            self._verdict_at = at
+        verdict = self._verdicts.get(state)
+        if verdict is None:
+            verdict = self._verdicts[state] = (
+                decide(self.states[state], at, self.parties, self.terms))
+        return verdict
 
     def check(self, number: str, at: int) -> str | None:
         """The fast path for an E.164 number: the reason it is not traceable, or None."""
-        slot = self._numbers.get(int(number[1:]))
-        supply = self.states[self._state[slot]] if slot is not None else self._voice(number).supply
-        return self.verdict(supply, at).reason
+        slot = self._numbers.get(int(number))
+        state = self._state[slot] if slot is not None else self._voice(number)[2]
+        if at == self._verdict_at:
+            known = self._verdicts.get(state)
+            if known is not None:
+                return known.reason
+        return self.verdict(state, at).reason

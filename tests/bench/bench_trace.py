@@ -1,0 +1,331 @@
+"""The node under load, served as the README serves it (`registry serve --workers 2`):
+signed single GET traces per second and p99 at 32 connections, beside the same server's
+unsigned /healthz and pgbench's primary-key SELECT on the same data; batch trace numbers
+per second; resident memory per worker.
+
+    .venv/bin/python -m tests.bench.bench_trace [--numbers 1000000] [--seconds 10] [--runs 3]
+
+Loads 1,000,000 voice numbers, 10,000 blocks and 5,000 members (with their entrustments,
+confirmations, filings and hash-chained change log) into a fresh database on
+BENCH_ADMIN_DSN (default: the local PostgreSQL) by COPY, then drives the node with wrk.
+Each signed request carries its own pre-signed token (a jti is single-use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+import msgspec
+
+from registry.canonical import canonical
+from registry.changelog import GENESIS, Change, chain
+from registry.migrate import migrate
+from tests.bench.bench_index import Entry, member_id, number, world
+from tests.support.database import with_database
+from tests.support.signing import Signer
+
+ADMIN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+NODE = "node-bench"
+CHUNK = 100_000
+LUA = """
+local lines, i = {}, 0
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  method, body = args[1], nil
+  if args[3] then body = io.open(args[3]):read("*a") end
+  for line in io.lines(args[2] .. "." .. tid) do
+    local path, token = line:match("([^\\t]+)\\t(.+)")
+    lines[#lines + 1] = {path, token}
+  end
+end
+function request()
+  i = i % #lines + 1
+  return wrk.format(method, lines[i][1], {["Authorization"] = "Bearer " .. lines[i][2],
+                                          ["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+# ---- loading ---------------------------------------------------------------------------
+
+def rows_of(entries: list[Entry]) -> dict[str, list[tuple[Any, ...]]]:
+    from datetime import date, datetime
+
+    def moment(text: str | None) -> datetime | None:
+        return None if text is None else datetime.fromisoformat(text)
+
+    tables: dict[str, list[tuple[Any, ...]]] = {
+        "members": [], "entrustments": [], "resources": [], "resource_confirmations": [],
+        "resource_filings": []}
+    for origin, _, type, record_id, d in entries:
+        assert d is not None
+        if type == "member":
+            tables["members"].append((record_id, origin, d["kind"], d["name"], d["uscc"],
+                                      d["status"], msgspec.json.encode(d["complaints"]).decode()))
+        elif type == "entrustment":
+            tables["entrustments"].append((record_id, origin, d["lender_id"], d["agency_id"],
+                                           date.fromisoformat(d["starts_on"]),
+                                           date.fromisoformat(d["ends_on"])))
+        elif type == "resource":
+            tables["resources"].append((record_id, origin, d["kind"], d["value"],
+                                        d["supplier_id"], d["assignee_id"],
+                                        moment(d["valid_from"]), moment(d["valid_to"])))
+        elif type == "resource_confirmation":
+            tables["resource_confirmations"].append((record_id, origin, d["resource_id"],
+                                                     d["member_id"]))
+        else:
+            tables["resource_filings"].append((record_id, origin, d["resource_id"],
+                                               d["entrustment_id"], d["lender_id"]))
+    return tables
+
+
+COLUMNS = {
+    "members": ["id", "origin", "kind", "name", "uscc", "status", "complaints"],
+    "entrustments": ["id", "origin", "lender_id", "agency_id", "starts_on", "ends_on"],
+    "resources": ["id", "origin", "kind", "value", "supplier_id", "assignee_id", "valid_from",
+                  "valid_to"],
+    "resource_confirmations": ["id", "origin", "resource_id", "member_id"],
+    "resource_filings": ["id", "origin", "resource_id", "entrustment_id", "lender_id"],
+}
+
+
+def chunks(entries: Iterator[Entry]) -> Iterator[list[Entry]]:
+    chunk: list[Entry] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+async def load(dsn: str, numbers: int, signer: Signer) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+        await conn.execute("INSERT INTO node_identity (node_id) VALUES ($1)", NODE)
+        await conn.execute("SET synchronous_commit = off")
+        seq, head = 0, GENESIS
+        for chunk in chunks(world(numbers, origin=NODE)):
+            for table, records in rows_of(chunk).items():
+                if records:
+                    await conn.copy_records_to_table(table, records=records,
+                                                     columns=COLUMNS[table])
+            logged = chain(NODE, seq, head, [Change(t, i, "upsert", d)
+                                             for _, _, t, i, d in chunk])
+            await conn.copy_records_to_table(
+                "change_log", columns=["origin", "seq", "type", "record_id", "op", "data",
+                                       "data_hash", "prev", "hash"],
+                records=[(e.origin, e.seq, e.type, e.id, e.op, canonical(e.data).decode(),
+                          e.data_hash, e.prev, e.hash) for e in logged])
+            seq, head = logged[-1].seq, logged[-1].hash
+        await conn.execute("INSERT INTO principal_keys (principal_id, kid, jwk) VALUES"
+                           " ($1, $2, $3::jsonb)", signer.principal_id, signer.kid,
+                           msgspec.json.encode(signer.public_jwk).decode())
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+# ---- driving ---------------------------------------------------------------------------
+
+def write_tokens(path: Path, signer: Signer, method: str, targets: list[str], body: bytes,
+                 threads: int) -> None:
+    files = [open(f"{path}.{t}", "w") for t in range(threads)]  # noqa: SIM115
+    try:
+        for n, target in enumerate(targets):
+            claims = signer.claims(method, target, body)
+            claims["exp"] = claims["iat"] + 300
+            files[n % threads].write(f"{target}\t{signer.sign(claims)}\n")
+    finally:
+        for f in files:
+            f.close()
+
+
+def wrk(url: str, seconds: int, connections: int, threads: int = 2,
+        script: list[str] | None = None) -> dict[str, float]:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script:
+        command += ["-s", script[0], url, "--", *script[1:]]
+    else:
+        command.append(url)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rate": rate, "p99_ms": float(p99.group(1)) * scale[p99.group(2)] if p99 else -1,
+            "non2xx": float(bad.group(1)) if bad else 0.0,
+            "socket_errors": 0.0 if not errors else 1.0}
+
+
+def pgbench(dsn: str, seconds: int, numbers: int, workdir: Path) -> float:
+    script = workdir / "pk.sql"
+    script.write_text(
+        f"\\set n random(0, {numbers - 1})\n"
+        "SELECT id, kind, value, supplier_id, assignee_id, valid_from, valid_to"
+        " FROM resources WHERE id = 'r_' || lpad(to_hex(:n::bigint), 32, '0');\n")
+    done = subprocess.run(["pgbench", "-n", "-c", "32", "-j", "2", "-T", str(seconds),
+                           "-M", "prepared", "-f", str(script), dsn],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    out = done.stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def workers_of(parent: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [parent]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def rss_of(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def serve(dsn: str, port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    log = workdir / "server.log"
+    env = {**os.environ, "DATABASE_URL": dsn, "REGISTRY_NODE_ID": NODE,
+           "REGISTRY_DATA_DIR": str(workdir / "data")}
+    registry = Path(sys.executable).parent / "registry"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([str(registry), "serve", "--port", str(port),
+                                    "--workers", "2"], env=env, stdout=out, stderr=out)
+    return process, log
+
+
+def median_of(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--numbers", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--port", type=int, default=18431)
+    args = parser.parse_args()
+    name = f"bench_{secrets.token_hex(4)}"
+    admin_conn = asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    del admin_conn
+    dsn = with_database(ADMIN, name)
+    signer = Signer.new_ed25519(member_id(0), NODE)  # a carrier
+    workdir = Path(tempfile.mkdtemp(prefix="bench-trace-"))
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        started = time.perf_counter()
+        asyncio.run(load(dsn, args.numbers, signer))
+        print(f"loaded {args.numbers:,} numbers, 10,000 blocks, 5,000 members in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+
+        started = time.perf_counter()
+        process, log = serve(dsn, args.port, workdir)
+        while log.read_text(errors="replace").count("trace_index_built") < 2:
+            if process.poll() is not None:
+                raise RuntimeError(log.read_text(errors="replace")[-2000:])
+            time.sleep(0.5)
+        base = f"http://127.0.0.1:{args.port}"
+        while httpx.get(base + "/healthz").status_code != 200:
+            time.sleep(0.2)
+        print(f"server up, both workers' indexes built, in {time.perf_counter() - started:.0f}"
+              " s", flush=True)
+
+        probe = random.sample(range(args.numbers), min(args.numbers, 1000))
+        body = msgspec.json.encode({"values": [number(n) for n in probe]})
+        check = httpx.post(base + "/v1/trace", content=body, headers={
+            "Authorization": "Bearer " + signer.token("POST", "/v1/trace", body),
+            "Content-Type": "application/json"}).json()["results"]
+        assert all(r["traceable"] for r in check), check[:3]
+
+        script = workdir / "signed.lua"
+        script.write_text(LUA)
+        body_file = workdir / "batch.json"
+        body_file.write_bytes(body)
+        healthz, single, batch, pg = [], [], [], []
+        for run in range(args.runs):
+            healthz.append(wrk(base + "/healthz", args.seconds, 32))
+            # Enough single-use tokens for the run at up to 6,000 requests a second.
+            picks = random.choices(range(args.numbers), k=6000 * args.seconds)  # noqa: S311
+            targets = [f"/v1/trace/{quote(number(n), safe='')}" for n in picks]
+            write_tokens(workdir / f"get{run}", signer, "GET", targets, b"", 2)
+            single.append(wrk(base, args.seconds, 32, script=[str(script), "GET",
+                                                              str(workdir / f"get{run}")]))
+            write_tokens(workdir / f"post{run}", signer, "POST",
+                         ["/v1/trace"] * (400 * args.seconds), body, 2)
+            batch.append(wrk(base, args.seconds, 4, script=[
+                str(script), "POST", str(workdir / f"post{run}"), str(body_file)]))
+            pg.append({"rate": pgbench(dsn, args.seconds, args.numbers, workdir)})
+            print(f"run {run + 1}: healthz {healthz[-1]['rate']:,.0f}/s, signed trace "
+                  f"{single[-1]['rate']:,.0f}/s p99 {single[-1]['p99_ms']:.1f} ms "
+                  f"(non-2xx {single[-1]['non2xx']:.0f}), batch "
+                  f"{batch[-1]['rate'] * 1000:,.0f} numbers/s (non-2xx "
+                  f"{batch[-1]['non2xx']:.0f}), pgbench {pg[-1]['rate']:,.0f} tps", flush=True)
+
+        workers = workers_of(process.pid)
+        rss = sorted(rss_of(p) for p in workers if rss_of(p) > 50_000_000)
+        h, s = median_of(healthz, "rate"), median_of(single, "rate")
+        b = median_of(batch, "rate") * 1000
+        print("\nmedians of", args.runs, "runs of", args.seconds, "s:")
+        print(f"  /healthz (unsigned)         {h:10,.0f} req/s")
+        print(f"  signed GET /v1/trace        {s:10,.0f} req/s = {s / h:.2f} x healthz "
+              f"(target >= 0.33); p99 {median_of(single, 'p99_ms'):.1f} ms (target < 20)")
+        print(f"  pgbench PK SELECT (c=32)    {median_of(pg, 'rate'):10,.0f} tps; signed trace "
+              f"= {s / median_of(pg, 'rate'):.2f} x pgbench")
+        print(f"  batch POST /v1/trace        {b:10,.0f} numbers/s = {b / 2:,.0f} per worker "
+              "(target >= 200,000)")
+        for pid_rss in rss:
+            print(f"  worker RSS {pid_rss / 1e6:,.0f} MB = {pid_rss / args.numbers:.0f} bytes "
+                  "per registered number (target <= 300)")
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(20)
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    main()
