@@ -240,6 +240,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--port", type=int, default=18431)
+    parser.add_argument("--keep-log", action="store_true", help="print the server log's path")
     args = parser.parse_args()
     name = f"bench_{secrets.token_hex(4)}"
     admin_conn = asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
@@ -313,6 +314,8 @@ def main() -> None:
             print(f"  worker RSS {pid_rss / 1e6:,.0f} MB = {pid_rss / args.numbers:.0f} bytes "
                   "per registered number (target <= 300)")
     finally:
+        if args.keep_log:
+            print("server log:", workdir / "server.log")
         if process is not None:
             process.terminate()
             process.wait(20)
