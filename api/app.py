@@ -15,7 +15,17 @@ from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS
-from api.routes import entrustments, members, node, public, resources, trace
+from api.routes import (
+    blackmarket,
+    collectors,
+    entrustments,
+    members,
+    node,
+    public,
+    resources,
+    risk,
+    trace,
+)
 from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
@@ -48,12 +58,16 @@ def create_app(settings: Settings) -> Litestar:
     @contextlib.asynccontextmanager
     async def node_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         pool = await db.create_pool(dsn, settings.pool_min, settings.pool_max)
+        bookkeeping = await db.create_pool(
+            dsn, 1, settings.pool_max, server_settings={"synchronous_commit": "off"}
+        )
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
                 node_id = await ensure_node_id(conn, settings.node_id)
             key = load_or_create(settings.data_dir / "node_key.pem")
-            state = NodeState(settings, pool, node_id, key, public_jwk_of(key))
+            state = NodeState(settings, pool, bookkeeping, node_id, key, public_jwk_of(key))
+            collectors.subject_keys(state)  # made on first start; a bad key file fails here
             app.state.node = state
             purge = asyncio.create_task(_housekeeping_forever(state))
             try:
@@ -61,12 +75,18 @@ def create_app(settings: Settings) -> Litestar:
             finally:
                 purge.cancel()
         finally:
+            await bookkeeping.close()
             await pool.close()
 
     return Litestar(
-        route_handlers=[*node.ROUTES, members.MemberController,
-                        entrustments.EntrustmentController, resources.ResourceController,
-                        trace.TraceController, public.PublicController],
+        route_handlers=[
+            *node.ROUTES, members.MemberController,
+            collectors.CollectorFilingController, collectors.CollectorCheckController,
+            blackmarket.BlackmarketController,
+            risk.RiskEventController,
+            entrustments.EntrustmentController, resources.ResourceController,
+            trace.TraceController, public.PublicController,
+        ],
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],

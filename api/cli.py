@@ -7,12 +7,11 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
+import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-import uvicorn
 
 from api.settings import Settings
 from registry import db
@@ -50,37 +49,27 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with database(settings) as dsn:
-        # Workers are separate processes: they read their settings from the environment.
-        os.environ["DATABASE_URL"] = dsn
-        os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
-        if settings.node_id:
-            os.environ["REGISTRY_NODE_ID"] = settings.node_id
         asyncio.run(_migrate(dsn))
-        config = uvicorn.Config(
-            "api.asgi:app_from_env", factory=True, host=args.host, port=args.port,
-            workers=args.workers, log_level="warning", access_log=False,
-            timeout_graceful_shutdown=10,
+        # The HTTP server runs as a child process so that this one outlives it whatever
+        # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
+        # their settings from the environment.
+        env = {**os.environ, "DATABASE_URL": dsn, "REGISTRY_DATA_DIR": str(settings.data_dir)}
+        if settings.node_id:
+            env["REGISTRY_NODE_ID"] = settings.node_id
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "api.http_server", "--host", args.host,
+             "--port", str(args.port), "--workers", str(args.workers)],
+            env=env,
         )
-        if config.workers > 1:
-            _serve_workers(config)
-        else:
-            uvicorn.Server(config).run()
-    return 0
 
+        def forward(signum: int, frame: object) -> None:
+            server.send_signal(signum)
 
-def _serve_workers(config: uvicorn.Config) -> None:
-    """Several workers on one shared socket, as uvicorn.run does, but with TCP_NODELAY.
-
-    uvicorn makes the shared socket with protocol 0, so asyncio does not set TCP_NODELAY
-    on the connections it accepts from it; every keep-alive answer, sent as two writes,
-    then waits out the client's delayed ACK (about 40 ms). Set on the listening socket,
-    Linux hands the option to every accepted connection.
-    """
-    from uvicorn.supervisors import Multiprocess
-
-    sock = config.bind_socket()
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    Multiprocess(config, sockets=[sock]).run()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, forward)
+        returncode = server.wait()
+    # Ended by the signal it was sent: that is the normal way to stop a node.
+    return 0 if returncode in (-signal.SIGTERM, -signal.SIGINT) else returncode
 
 
 async def _migrate(dsn: str) -> list[str]:
@@ -120,6 +109,15 @@ def cmd_operator_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_collector_key_rotate(args: argparse.Namespace) -> int:
+    """A new collector-hash key version; running workers pick it up when restarted."""
+    from registry.collectors import subject_hash
+
+    version = subject_hash.rotate(_settings(args).data_dir / "secrets")
+    print(json.dumps({"hash_version": version}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="registry",
@@ -151,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     op_add.add_argument("--key-out", required=True, help="where to write the PKCS#8 PEM key")
     common(op_add)
     op_add.set_defaults(run=cmd_operator_add)
+
+    collector_key = commands.add_parser("collector-key", help="the collector id-hash secret")
+    key_commands = collector_key.add_subparsers(dest="collector_key_command", required=True)
+    rotate = key_commands.add_parser("rotate", help="make the next key version (old ones stay)")
+    common(rotate)
+    rotate.set_defaults(run=cmd_collector_key_rotate)
     return parser
 
 

@@ -9,6 +9,7 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.types import Scope
 
+from api.auth.key_cache import KeyCache
 from api.settings import Settings
 
 
@@ -16,9 +17,14 @@ from api.settings import Settings
 class NodeState:
     settings: Settings
     pool: asyncpg.Pool
+    # Connections with synchronous_commit off, for bookkeeping whose last few hundred ms
+    # may be lost in a crash without harm (spent nonces, rate counters): it spares every
+    # signed request a WAL flush.
+    bookkeeping_pool: asyncpg.Pool
     node_id: str
     node_key: Ed25519PrivateKey
     node_jwk: dict[str, Any]
+    key_cache: KeyCache = field(default_factory=KeyCache)
     # Other capabilities (trace index, sync) hang their per-worker state here.
     extras: dict[str, Any] = field(default_factory=dict)
 

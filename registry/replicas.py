@@ -11,15 +11,22 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from registry.blackmarket import store as blackmarket
+from registry.collectors import store as collectors
 from registry.db import Connection
 from registry.entrustments import store as entrustments
 from registry.members import store as members
+from registry.risk import store as risk
 from registry.trace import store as resources
 
 Applier = Callable[[Connection, str, str, dict[str, Any] | None], Awaitable[None]]
 
 APPLIERS: dict[str, Applier] = {
     members.RECORD_TYPE: members.apply_remote,
+    collectors.RECORD_TYPE: collectors.apply_remote,
+    blackmarket.GROUP: blackmarket.apply_remote_group,
+    blackmarket.SIGHTING: blackmarket.apply_remote_sighting,
+    risk.RECORD_TYPE: risk.apply_remote,
     entrustments.RECORD_TYPE: entrustments.apply_remote,
     "resource": resources.apply_remote_resource,
     "resource_confirmation": resources.apply_remote_confirmation,

@@ -23,7 +23,7 @@ from registry.entrustments.model import (
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.ids import new_id
 from registry.members.rules import check_reason
-from registry.paging import decode_cursor, encode_cursor
+from registry.paging import decode_time_cursor, time_cursor
 
 RECORD_TYPE = "entrustment"
 
@@ -125,7 +125,7 @@ async def list_entrustments(
             agency_id = actor.id
         else:
             lender_id = actor.id
-    after_at, after_id = decode_cursor(cursor)
+    after_at, after_id = decode_time_cursor(cursor)
     rows = await conn.fetch(
         _SELECT + """ WHERE ($1::text IS NULL OR lender_id = $1)
           AND ($2::text IS NULL OR agency_id = $2)
@@ -136,7 +136,7 @@ async def list_entrustments(
     items = [_entrustment(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id)
+        next_cursor = time_cursor(items[-1].created_at, items[-1].id)
     return EntrustmentPage(items, next_cursor)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -13,7 +10,7 @@ import msgspec
 from registry import changelog
 from registry.actors import Actor, record_evidence
 from registry.db import Connection
-from registry.errors import Conflict, Forbidden, Invalid, NotFound
+from registry.errors import Conflict, Forbidden, NotFound
 from registry.ids import new_id
 from registry.keys import public_jwk
 from registry.members import rules
@@ -27,6 +24,7 @@ from registry.members.model import (
     StatusChange,
     StatusEvent,
 )
+from registry.paging import decode_time_cursor, time_cursor
 
 RECORD_TYPE = "member"
 
@@ -54,25 +52,29 @@ def log_data(member: Member) -> dict[str, Any]:
     return data
 
 
+# A member with its history and keys in one round trip.
+_GET_MEMBER = """
+SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaints,
+       m.status, m.created_at,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'status', h.status, 'reason', h.reason, 'at', h.at, 'by', h.by) ORDER BY h.n),
+                '[]')
+        FROM member_status_history h WHERE h.member_id = m.id) AS history,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'kid', k.kid, 'jwk', k.jwk, 'added_at', k.added_at,
+                'revoked_at', k.revoked_at) ORDER BY k.added_at, k.kid), '[]')
+        FROM principal_keys k WHERE k.principal_id = m.id) AS keys
+FROM members m WHERE m.id = $1
+"""
+
+
 async def get_member(conn: Connection, member_id: str) -> Member:
-    row = await conn.fetchrow(_SELECT_MEMBER + " WHERE m.id = $1", member_id)
+    row = await conn.fetchrow(_GET_MEMBER, member_id)
     if row is None:
         raise NotFound(f"no member {member_id}")
     member = _member(row)
-    member.history = [
-        StatusEvent(r["status"], r["reason"], r["at"], r["by"])
-        for r in await conn.fetch(
-            "SELECT status, reason, at, by FROM member_status_history"
-            " WHERE member_id = $1 ORDER BY n", member_id,
-        )
-    ]
-    member.keys = [
-        PublicKey(r["kid"], r["jwk"], r["added_at"], r["revoked_at"])
-        for r in await conn.fetch(
-            "SELECT kid, jwk, added_at, revoked_at FROM principal_keys"
-            " WHERE principal_id = $1 ORDER BY added_at, kid", member_id,
-        )
-    ]
+    member.history = msgspec.convert(row["history"], list[StatusEvent])
+    member.keys = msgspec.convert(row["keys"], list[PublicKey])
     return member
 
 
@@ -179,25 +181,11 @@ async def revoke_key(conn: Connection, member_id: str, kid: str, actor: Actor) -
         await record_evidence(conn, actor, "member_key", f"{member_id}/{kid}")
 
 
-def _encode_cursor(created_at: datetime, member_id: str) -> str:
-    raw = msgspec.json.encode([created_at.isoformat(), member_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, member_id = msgspec.json.decode(raw, type=tuple[str, str])
-        return datetime.fromisoformat(at), member_id
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise Invalid.field("cursor", "not a cursor this registry issued") from exc
-
-
 async def list_members(
     conn: Connection, *, kind: str | None = None, status: str | None = None,
     q: str | None = None, cursor: str | None = None, limit: int = 50,
 ) -> MemberPage:
-    after_at, after_id = _decode_cursor(cursor) if cursor else (None, None)
+    after_at, after_id = decode_time_cursor(cursor)
     pattern = None
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -215,7 +203,7 @@ async def list_members(
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = _encode_cursor(last.created_at, last.id)
+        next_cursor = time_cursor(last.created_at, last.id)
     return MemberPage(items, next_cursor)
 
 
