@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -44,6 +45,9 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     head = SharedHead(node.settings.data_dir / "trace-head")
     feed = IndexFeed(node.pool, index, node.node_id, head)
     applied = await feed.catch_up()
+    # The index is millions of long-lived objects: keep the collector from walking them.
+    gc.collect()
+    gc.freeze()
     log.info("trace_index_built", entries=applied, resources=len(index))
     node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed)
     tail = asyncio.create_task(feed.run(node.settings.database_url))
