@@ -22,6 +22,7 @@ from registry.trace.index import TraceIndex
 
 log = structlog.get_logger("api.trace")
 EXTRA = "trace"
+FREEZE_ABOVE = 100_000
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -45,9 +46,10 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     head = SharedHead(node.settings.data_dir / "trace-head")
     feed = IndexFeed(node.pool, index, node.node_id, head)
     applied = await feed.catch_up()
-    # The index is millions of long-lived objects: keep the collector from walking them.
-    gc.collect()
-    gc.freeze()
+    if len(index) > FREEZE_ABOVE:
+        # A large index is long-lived objects by the million: keep the collector off them.
+        gc.collect()
+        gc.freeze()
     log.info("trace_index_built", entries=applied, resources=len(index))
     node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed)
     tail = asyncio.create_task(feed.run(node.settings.database_url))
