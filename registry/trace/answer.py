@@ -59,15 +59,13 @@ class Answers:
 
     def trace(self, values: Sequence[str], at: int) -> list[TraceResult]:
         """One answer per value, in order, all decided at `at` against one checkpoint."""
-        find = self.index.find
         open_window = window(at)
         checkpoint = self.checkpoint()
         # Resources supplied alike share a state, and so every link of their answer.
         links: dict[int, tuple[bool, str | None, SupplierRef | None, UserRef | None,
                                tuple[PrincipalRef, ...]]] = {}
         results = []
-        for text in values:
-            value, kind, state, block = find(text)
+        for value, kind, state, block in self.index.find_all(values):
             known = links.get(state)
             if known is None:
                 known = links[state] = self._links(state, at)
