@@ -43,6 +43,7 @@ async def test_invalid_supplies_are_422_naming_the_field(operator: SignedClient)
         ({"valid_to": "2025-01-01T00:00:00+08:00"}, "valid_to"),
         ({"valid_from": "2026-01-01T00:00:00"}, "valid_from"),
         ({"valid_to": "tomorrow"}, "valid_to"),
+        ({"valid_from": "0001-01-01T00:00:00+08:00"}, "valid_from"),
     ]
     for patch, field in cases:
         answer = await c.carrier.post("/v1/resources",

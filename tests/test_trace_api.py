@@ -148,7 +148,8 @@ async def test_the_window_follows_at(operator: SignedClient) -> None:
     answer = await c.carrier.get("/v1/trace/13700137030?at=2026-11-28T21:59:59+08:00")
     assert answer.status_code == 200
     assert answer.json()["window"]["open"] is True
-    for bad in ("yesterday", "2026-11-28T10:00:00"):
+    for bad in ("yesterday", "2026-11-28T10:00:00", "0001-01-01T00:00:00%2B08:00",
+                "9999-12-31T23:59:59-12:00"):
         answer = await c.carrier.get(f"/v1/trace/13700137030?at={bad}")
         assert answer.status_code == 422
         assert answer.json()["errors"][0]["field"] == "at"
@@ -172,6 +173,8 @@ async def test_batch_trace_answers_in_order(operator: SignedClient) -> None:
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"] == "values"
     answer = await c.carrier.post("/v1/trace", {"values": [], "at": "2026-11-28T10:00:00"})
+    assert answer.status_code == 422
+    answer = await c.carrier.post("/v1/trace", {"values": [], "at": "0001-01-01T00:00:00Z"})
     assert answer.status_code == 422
 
 

@@ -110,3 +110,24 @@ async def test_appliers_hold_every_trace_record_type(db: asyncpg.Connection) -> 
     assert await db.fetchval("SELECT count(*) FROM entrustments WHERE id = 'e_peer'") == 0
     assert await db.fetchval("SELECT count(*) FROM resource_filings WHERE id = 'rf:r_x:e_peer'"
                              ) == 0
+
+
+async def test_a_malformed_peer_entry_is_skipped_not_fatal(operator: SignedClient,
+                                                          db: asyncpg.Connection) -> None:
+    c = await cast(operator)
+    head = await db.fetchrow("SELECT seq, hash FROM change_log WHERE origin = $1"
+                             " ORDER BY seq DESC LIMIT 1", PEER)
+    after_seq, after_hash = (head["seq"], head["hash"]) if head else (0, GENESIS)
+    broken = Change("resource", "r_broken", "upsert", {"kind": "voice"})  # no value
+    fine = Change("resource", "r_fine", "upsert", {
+        "id": "r_fine", "kind": "voice", "value": "+8613300133009",
+        "supplier_id": "m_peer_carrier", "assignee_id": c.agency.id,
+        "valid_from": "2026-01-01T00:00:00+08:00", "valid_to": None})
+    async with db.transaction():
+        await changelog.store(db, changelog.chain(PEER, after_seq, after_hash,
+                                                  [broken, fine]))
+
+    async def registered() -> bool:
+        return bool((await trace(c.lender, "+8613300133009"))["reason"] != "unregistered")
+
+    assert await eventually(registered)

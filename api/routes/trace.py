@@ -14,7 +14,14 @@ from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
 from api.trace_state import trace_state
 from registry.errors import Invalid
-from registry.trace.model import MAX_BATCH, TraceRequest, TraceResult, TraceResults
+from registry.trace.model import (
+    EARLIEST,
+    LATEST,
+    MAX_BATCH,
+    TraceRequest,
+    TraceResult,
+    TraceResults,
+)
 
 
 def epoch_of(moment: datetime | None, field: str = "at") -> int:
@@ -22,6 +29,8 @@ def epoch_of(moment: datetime | None, field: str = "at") -> int:
         return int(time.time())
     if moment.tzinfo is None:
         raise Invalid.field(field, "a time needs its UTC offset")
+    if not EARLIEST <= moment <= LATEST:
+        raise Invalid.field(field, "a time between 1970 and 9998")
     return int(moment.timestamp())
 
 

@@ -95,7 +95,14 @@ class IndexFeed:
             rows = await conn.fetch(_AFTER, origin, after, types, PAGE)
             apply = self.index.apply
             for seq, type, record_id, data in rows:
-                apply(origin, seq, type, record_id, None if data is None else _decode.decode(data))
+                try:
+                    apply(origin, seq, type, record_id,
+                          None if data is None else _decode.decode(data))
+                except Exception:
+                    # One malformed entry must not stop the index: skip it, loudly.
+                    log.error("trace_entry_skipped", origin=origin, seq=seq, type=type,
+                              exc_info=True)
+                    self.index.seqs[origin] = seq
             applied += len(rows)
             if len(rows) < PAGE:
                 return applied
@@ -133,7 +140,8 @@ class IndexFeed:
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                     self._wake.clear()
                     await self.catch_up()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except Exception:
+                # Whatever went wrong, the tail must go on: reconnect and catch up.
                 log.warning("trace_feed_reconnecting", exc_info=True)
                 await asyncio.sleep(POLL_SECONDS)
             finally:

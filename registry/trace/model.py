@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
@@ -11,6 +11,9 @@ from registry.trace.decision import Window
 
 ResourceKind = Literal["voice", "voice_block", "sms_code"]
 MAX_BATCH = 1000
+# Times the registry reasons about; outside them a date is a typing error, not a plan.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9998, 12, 31, tzinfo=UTC)
 
 
 class ResourceSupply(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

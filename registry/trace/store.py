@@ -23,6 +23,8 @@ from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from registry.ids import new_id
 from registry.trace.index import CONFIRMATION, FILING, RESOURCE, confirmation_id, filing_id
 from registry.trace.model import (
+    EARLIEST,
+    LATEST,
     MAX_BATCH,
     Filing,
     Resource,
@@ -91,6 +93,8 @@ def _check_times(item: ResourceSupply | ResourceChange, at: str) -> list[FieldEr
         moment = getattr(item, name)
         if moment is not None and moment.tzinfo is None:
             problems.append(FieldError(f"{at}{name}", "a time needs its UTC offset"))
+        elif moment is not None and not EARLIEST <= moment <= LATEST:
+            problems.append(FieldError(f"{at}{name}", "a time between 1970 and 9998"))
     if (not problems and item.valid_from is not None and item.valid_to is not None
             and item.valid_to <= item.valid_from):
         problems.append(FieldError(f"{at}valid_to", "must be after valid_from"))
