@@ -107,7 +107,7 @@ class TraceIndex:
         if applier is not None:
             applier(record_id, data)
             if self._verdicts:
-                self._verdicts = {}
+                self._verdicts.clear()
         self.seqs[origin] = seq
 
     def apply_all(self, entries: Iterable[tuple[str, int, str, str, dict[str, Any] | None]]
@@ -316,7 +316,7 @@ class TraceIndex:
     def verdict(self, state: int, at: int) -> Verdict:
         """The decision for a state at `at`; memoised, since resources share states."""
         if at != self._verdict_at:
-            self._verdicts = {}
+            self._verdicts.clear()
             self._verdict_at = at
         verdict = self._verdicts.get(state)
         if verdict is None:
@@ -333,3 +333,20 @@ class TraceIndex:
             if known is not None:
                 return known.reason
         return self.verdict(state, at).reason
+
+    def checker(self) -> Callable[[str, int], str | None]:
+        """check() as a closure over the index's tables, for a mirror's hot loop."""
+        numbers, states, verdicts, verdict = self._numbers, self._state, self._verdicts, (
+            self.verdict)
+        voice = self._voice
+
+        def check(number: str, at: int) -> str | None:
+            slot = numbers.get(int(number))
+            state = states[slot] if slot is not None else voice(number)[2]
+            if at == self._verdict_at:
+                known = verdicts.get(state)
+                if known is not None:
+                    return known.reason
+            return verdict(state, at).reason
+
+        return check
