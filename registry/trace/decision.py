@@ -9,7 +9,7 @@ The links are checked in the order API.md §6 gives, and the first that fails is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -143,8 +143,6 @@ def window(at: int) -> Window:
 
 def day_start(day: str | datetime, *, next_day: bool = False) -> int:
     """Epoch seconds of 00:00 Asia/Shanghai on a `YYYY-MM-DD` day (or the day after it)."""
-    from datetime import date, timedelta
-
     parsed = date.fromisoformat(day) if isinstance(day, str) else day.date()
     if next_day:
         parsed += timedelta(days=1)

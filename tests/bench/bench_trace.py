@@ -282,8 +282,7 @@ def main() -> None:
     parser.add_argument("--keep-log", action="store_true", help="print the server log's path")
     args = parser.parse_args()
     name = f"bench_{secrets.token_hex(4)}"
-    admin_conn = asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    del admin_conn
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     dsn = with_database(ADMIN, name)
     signer = Signer.new_ed25519(member_id(0), NODE)  # a carrier
     workdir = Path(tempfile.mkdtemp(prefix="bench-trace-"))
