@@ -7,8 +7,12 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
+from registry.trace.answer import Answers
 from registry.trace.decision import SHANGHAI, Supply
 from registry.trace.index import TraceIndex, confirmation_id, filing_id
+from registry.trace.model import TraceResults
 
 AT = int(datetime(2026, 11, 28, 9, 30, tzinfo=SHANGHAI).timestamp())
 NUMBER = "+8613800138000"
@@ -150,3 +154,14 @@ def test_equal_states_are_shared() -> None:
     index = load(entries)
     assert len(index) == 100
     assert len(index.states) <= 4
+
+
+def test_batch_json_is_exactly_the_encoded_answers() -> None:
+    index = load([*story(), ("tel", "resource", "b1", resource("+86139", "voice_block"))])
+    answers = Answers(index, "tel")
+    values = [NUMBER, "13800138000", "+8613912345678", '"quoted" \\ value', "电话", "",
+              "+" + "1" * 30, "13800138000"]
+    expected = msgspec.json.encode(TraceResults(answers.trace(values, AT)))
+    assert answers.trace_json(values, AT) == expected
+    assert msgspec.json.decode(expected)["results"][4]["value"] == "电话"
+    assert answers.trace_json([], AT) == b'{"results":[]}'

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from registry.trace.decision import Party, window
 from registry.trace.index import TraceIndex
 from registry.trace.model import Checkpoint, PrincipalRef, SupplierRef, TraceResult, UserRef
+
+_encode = msgspec.json.Encoder().encode
+_VALUE_FIRST = b'{"value":""'
 
 
 class Answers:
@@ -73,3 +78,25 @@ class Answers:
             results.append(TraceResult(value, kind, traceable, reason, supplier, user,
                                        principals, open_window, checkpoint, block))
         return results
+
+    def trace_json(self, values: Sequence[str], at: int) -> bytes:
+        """`{"results": [...]}` for a batch, as JSON: exactly what encoding trace() gives.
+
+        Answers that differ only in their value share every other byte, so each distinct
+        rest is encoded once and the values are spliced in; a carrier's batch of 1000
+        numbers then costs about a third of encoding 1000 answers.
+        """
+        open_window = window(at)
+        checkpoint = self.checkpoint()
+        rests: dict[tuple[int, str | None, str | None], bytes] = {}
+        parts = []
+        for value, kind, state, block in self.index.find_all(values):
+            rest = rests.get((state, kind, block))
+            if rest is None:
+                traceable, reason, supplier, user, principals = self._links(state, at)
+                whole = _encode(TraceResult("", kind, traceable, reason, supplier, user,
+                                            principals, open_window, checkpoint, block))
+                assert whole.startswith(_VALUE_FIRST)  # value is the first field
+                rest = rests[(state, kind, block)] = whole[len(_VALUE_FIRST):]
+            parts.append(b'{"value":' + _encode(value) + rest)
+        return b'{"results":[' + b",".join(parts) + b"]}"
