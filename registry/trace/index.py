@@ -87,6 +87,8 @@ class TraceIndex:
         self._pending_filings: dict[int, tuple[int, ...]] = {}
         # Per origin, the last change-log seq applied.
         self.seqs: dict[str, int] = {}
+        # Counts applied entries: what is derived from the index is valid for one version.
+        self.version = 0
         # Verdicts by state for one moment; any applied change clears them.
         self._verdicts: dict[int, Verdict] = {}
         self._verdict_at = -1
@@ -103,6 +105,7 @@ class TraceIndex:
         """Apply one entry; entries of an origin already applied are skipped."""
         if seq <= self.seqs.get(origin, 0):
             return
+        self.version += 1
         applier = self._appliers.get(type)
         if applier is not None:
             applier(record_id, data)
