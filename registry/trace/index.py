@@ -7,6 +7,10 @@ records not yet seen allocate placeholders, and confirmations or filings of a re
 yet seen wait for it. Numbers are stored compactly: a voice number is an int key mapping to
 a slot; a slot holds an 8-byte hash of its resource id and the index of a shared, interned
 decision state (resources supplied together share one).
+
+A carrier's mirror uses it as the node's workers do: apply every verified change-log
+entry, `index.apply(origin, seq, type, id, data)`, then answer with
+`Answers(index, node_id).trace(values, at)` or decide one number with `index.check`.
 """
 
 from __future__ import annotations
