@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from registry import db
 from registry.migrate import migrate
+from registry.signing_keys import public_jwk_of
 from sync import peers
-from sync.client import fetch_node_info
+from sync.client import Key, fetch_node_info
+from sync.mirror import CarrierMirror
 
 Common = Callable[[argparse.ArgumentParser], None]
 WithDatabase = Callable[[argparse.Namespace], Any]  # yields the DSN (api.cli.database)
@@ -102,3 +108,80 @@ def add_commands(
         return 0
 
     resume.set_defaults(run=run_resume)
+    add_mirror_command(commands)
+
+
+def _load_member_key(path: Path) -> tuple[Key, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if isinstance(key, Ed25519PrivateKey):
+        return key, public_jwk_of(key)["kid"]
+    if isinstance(key, EllipticCurvePrivateKey):
+        return key, ""
+    raise SystemExit(f"{path} holds neither an Ed25519 nor a P-256 private key")
+
+
+def _lookup_line(line: str) -> tuple[str, int | None]:
+    """`VALUE [AT]`: the value may hold spaces; a last word that is an RFC 3339 time is AT."""
+    text = line.strip()
+    value, _, last = text.rpartition(" ")
+    if value and "T" in last:
+        try:
+            moment = datetime.fromisoformat(last)
+        except ValueError:
+            return text, None
+        if moment.tzinfo is not None:
+            return value.strip(), int(moment.timestamp())
+    return text, None
+
+
+async def run_mirror(args: argparse.Namespace) -> int:
+    """Sync, then answer one trace per line of stdin (`VALUE [AT]`) as JSON on stdout."""
+    key, thumbprint = _load_member_key(Path(args.key))
+    kid = args.kid or thumbprint
+    if not kid:
+        raise SystemExit("--kid is required for a P-256 key")
+    mirror = CarrierMirror(args.url, member_id=args.member_id, key=key, kid=kid,
+                           snapshot=Path(args.snapshot), page_limit=args.page)
+    loaded = mirror.load()
+    applied = await mirror.sync_once()
+    print(json.dumps({"node": mirror.node, "from_snapshot": loaded, "pulled": applied,
+                      "seqs": {o: c.seq for o, c in mirror.cursors.items()}}), file=sys.stderr)
+    if args.once:
+        mirror.close()
+        return 0
+    following = asyncio.create_task(mirror.run(args.interval))
+    try:
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            value, moment = _lookup_line(line)
+            if not value:
+                continue
+            (answer,) = mirror.trace([value], moment)
+            sys.stdout.write(msgspec.json.encode(answer).decode() + "\n")
+            sys.stdout.flush()
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
+        mirror.close()
+    return 0
+
+
+def add_mirror_command(commands: Any) -> None:
+    mirror = commands.add_parser(
+        "mirror", help="a carrier's in-process copy of a node's trace records",
+        description="Pull a node's trace records with a member key, keep them in memory and "
+        "in a snapshot journal, and answer one trace per stdin line (VALUE [AT]) on stdout.")
+    mirror.add_argument("url", help="the home node, e.g. https://registry.example.cn")
+    mirror.add_argument("--key", required=True, help="the member's private key (PKCS#8 PEM)")
+    mirror.add_argument("--member-id", required=True)
+    mirror.add_argument("--kid", help="the key's id at the node (default: its JWK thumbprint)")
+    mirror.add_argument("--snapshot", default="registry-mirror.journal",
+                        help="journal file kept so a restart resumes from its last seq")
+    mirror.add_argument("--interval", type=float, default=1.0, help="seconds between pulls")
+    mirror.add_argument("--page", type=int, default=5000, help="changes per request")
+    mirror.add_argument("--once", action="store_true", help="sync once and exit")
+    mirror.set_defaults(run=lambda args: asyncio.run(run_mirror(args)))

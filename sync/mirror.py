@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ import msgspec
 import structlog
 
 from registry.changelog import GENESIS
+from registry.trace.answer import Answers
+from registry.trace.index import TraceIndex
+from registry.trace.model import TraceResult
 from sync.client import FeedClient, Key, fetch_node_info
 from sync.errors import PullFailed, SyncFault
 from sync.verify import Verified, verify_page
@@ -77,14 +81,18 @@ class MirrorStatus:
 
 
 class CarrierMirror:
+    """Pulls a node's trace records into `index` (by default a TraceIndex, which `trace`
+    answers from with the node's own decision function)."""
+
     def __init__(
-        self, url: str, *, member_id: str, key: Key, kid: str, index: Index,
+        self, url: str, *, member_id: str, key: Key, kid: str, index: Index | None = None,
         snapshot: Path | None = None, page_limit: int = 5000,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.member_id, self.key, self.kid = member_id, key, kid
-        self.index = index
+        self.index: Index = TraceIndex() if index is None else index
+        self._answers: Answers | None = None
         self.snapshot = snapshot
         self.page_limit = page_limit
         self._http = http
@@ -94,6 +102,20 @@ class CarrierMirror:
         self.status = MirrorStatus()
         self._journal: Any = None
         self.loaded = 0
+
+    def trace(self, values: list[str], at: int | None = None) -> list[TraceResult]:
+        """Trace answers in process, as the node gives them (API.md §6); `at` in epoch s."""
+        if self._answers is None:
+            if not isinstance(self.index, TraceIndex) or self.node is None:
+                raise RuntimeError("trace needs a TraceIndex and a first sync or load")
+            self._answers = Answers(self.index, self.node)
+        return self._answers.trace(values, int(time.time()) if at is None else at)
+
+    def check(self, number: str, at: int) -> str | None:
+        """The switch's fast path for an E.164 number: why it is not traceable, or None."""
+        if not isinstance(self.index, TraceIndex):
+            raise RuntimeError("check needs a TraceIndex")
+        return self.index.check(number, at)
 
     # ---- the journal -------------------------------------------------------------
 

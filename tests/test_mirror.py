@@ -79,6 +79,50 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         resumed.close()
 
 
+async def test_the_mirror_command_answers_traces_on_stdin_and_resumes(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    import asyncio
+    import json
+    import sys
+
+    from registry.signing_keys import private_pem
+    from tests.support.whitelist import IN_WINDOW, confirm, supply
+
+    async with nodes(databases, tmp_path, "node-tel") as (tel,):
+        carrier = await admit_member(tel.operator, "carrier")
+        lender = await admit_member(tel.operator, "lender", subtype="commercial_bank")
+        made = await supply(carrier, lender, "+8613900000001")
+        await confirm(lender, made["id"])
+        key_path = tmp_path / "carrier.pem"
+        key_path.write_bytes(private_pem(carrier.signer.key))  # type: ignore[arg-type]
+        journal = tmp_path / "carrier.journal"
+        command = [sys.executable, "-m", "api.cli", "mirror", tel.url, "--key", str(key_path),
+                   "--member-id", carrier.id, "--kid", carrier.signer.kid,
+                   "--snapshot", str(journal)]
+
+        async def run(*extra: str, stdin: bytes = b"") -> tuple[bytes, bytes]:
+            process = await asyncio.create_subprocess_exec(
+                *command, *extra, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await process.communicate(stdin)
+            assert process.returncode == 0, err.decode()
+            return out, err
+
+        _, err = await run("--once")
+        first = json.loads(err.decode().strip().splitlines()[-1])
+        assert first["node"] == "node-tel"
+        assert first["pulled"] > 0
+        out, err = await run(stdin=f"+86 139 0000 0001 {IN_WINDOW}\n+8613900000002\n".encode())
+        again = json.loads(err.decode().strip().splitlines()[-1])
+        assert again["from_snapshot"] == first["pulled"]
+        assert again["pulled"] == 0
+        answers = [json.loads(line) for line in out.decode().splitlines()]
+        assert answers[0]["value"] == "+8613900000001"
+        assert answers[0]["traceable"] is True, answers[0]
+        assert answers[0]["user"]["id"] == lender.id
+        assert answers[1]["reason"] == "unregistered"
+
 async def test_a_mirror_applies_nothing_from_a_tampered_feed(
     databases: TemplateDatabases, tmp_path: Path
 ) -> None:
