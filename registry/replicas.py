@@ -19,6 +19,7 @@ from registry.entrustments import store as entrustments
 from registry.members import store as members
 from registry.risk import store as risk
 from registry.trace import store as resources
+from registry.trace.batch_replicas import apply_remote_resources
 
 Applier = Callable[[Connection, str, str, dict[str, Any] | None], Awaitable[None]]
 # (conn, origin, [(id, data), ...]) in log order; a later change of an id wins.
@@ -37,7 +38,9 @@ APPLIERS: dict[str, Applier] = {
     "resource_confirmation": resources.apply_remote_confirmation,
     "resource_filing": resources.apply_remote_filing,
 }
-BATCH_APPLIERS: dict[str, BatchApplier] = {}
+BATCH_APPLIERS: dict[str, BatchApplier] = {
+    "resource": apply_remote_resources,
+}
 
 
 def holds(record_type: str) -> bool:
