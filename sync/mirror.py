@@ -93,6 +93,10 @@ class CarrierMirror:
         self.member_id, self.key, self.kid = member_id, key, kid
         self.index: Index = TraceIndex() if index is None else index
         self._answers: Answers | None = None
+        # The switch's fast path for an E.164 number: why it is not traceable, or None.
+        # It is the index's own method, so a lookup costs no call through the mirror.
+        self.check: Callable[[str, int], str | None] = (
+            self.index.check if isinstance(self.index, TraceIndex) else _needs_trace_index)
         self.snapshot = snapshot
         self.page_limit = page_limit
         self._http = http
@@ -110,12 +114,6 @@ class CarrierMirror:
                 raise RuntimeError("trace needs a TraceIndex and a first sync or load")
             self._answers = Answers(self.index, self.node)
         return self._answers.trace(values, int(time.time()) if at is None else at)
-
-    def check(self, number: str, at: int) -> str | None:
-        """The switch's fast path for an E.164 number: why it is not traceable, or None."""
-        if not isinstance(self.index, TraceIndex):
-            raise RuntimeError("check needs a TraceIndex")
-        return self.index.check(number, at)
 
     # ---- the journal -------------------------------------------------------------
 
@@ -267,6 +265,10 @@ class CarrierMirror:
             if on_applied is not None and applied:
                 on_applied(applied)
             await asyncio.sleep(interval)
+
+
+def _needs_trace_index(number: str, at: int) -> str | None:
+    raise RuntimeError("check needs a TraceIndex")
 
 
 class _Borrowed:

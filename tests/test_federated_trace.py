@@ -69,6 +69,11 @@ async def test_a_number_supplied_on_one_node_and_used_on_another_traces_alike(
         refused = await carrier.post(f"/v1/resources/{resource['id']}/filings",
                                      {"entrustment_id": entrustment["id"]})
         assert refused.status_code in (403, 404, 409), refused.text
+        # A principal writes at its home node only: the carrier's keys are not at fin.
+        abroad = await fin.client_for(carrier.signer).post(
+            f"/v1/resources/{resource['id']}/confirm")
+        assert abroad.status_code == 401
+        assert abroad.json()["code"] == "unknown_key"
         await _synced(tel, fin, reg)
 
         at_fin = await trace(fin.operator, NUMBER)
