@@ -38,16 +38,18 @@ def write_journal(path: Path, numbers: int) -> int:
     with path.open("wb") as journal:
         header = Header("node-tel", URL, [], "m_carrier")
         journal.write(msgspec.json.encode(header) + b"\n")
-        lines = []
-        for origin, seq, type, record_id, data in world(numbers, origin="node-tel"):
-            lines.append(msgspec.json.encode(Line(origin, seq, type, record_id, "0" * 64,
+        lines: list[bytes] = []
+        entries = list(world(numbers, origin="node-tel"))
+        for n, (origin, seq, type, record_id, data) in enumerate(entries, start=1):
+            # Pages of 5000 as the mirror pulls them; the page's last line holds its hash.
+            page_end = n % 5000 == 0 or n == len(entries)
+            lines.append(msgspec.json.encode(Line(origin, seq, type, record_id,
+                                                  "0" * 64 if page_end else "",
                                                   msgspec.Raw(canonical(data)))))
-            if len(lines) == 10_000:
+            if page_end:
                 journal.write(b"\n".join(lines) + b"\n")
                 written += len(lines)
                 lines = []
-        journal.write(b"\n".join(lines) + b"\n")
-        written += len(lines)
     return written
 
 
