@@ -39,10 +39,13 @@ def write_journal(path: Path, numbers: int) -> int:
         header = Header("node-tel", URL, [], "m_carrier")
         journal.write(msgspec.json.encode(header) + b"\n")
         lines: list[bytes] = []
-        entries = list(world(numbers, origin="node-tel"))
-        for n, (origin, seq, type, record_id, data) in enumerate(entries, start=1):
+        entries = world(numbers, origin="node-tel")
+        pending = next(entries, None)
+        while pending is not None:
+            origin, seq, type, record_id, data = pending
+            pending = next(entries, None)
             # Pages of 5000 as the mirror pulls them; the page's last line holds its hash.
-            page_end = n % 5000 == 0 or n == len(entries)
+            page_end = pending is None or seq % 5000 == 0
             lines.append(msgspec.json.encode(Line(origin, seq, type, record_id,
                                                   "0" * 64 if page_end else "",
                                                   msgspec.Raw(canonical(data)))))
