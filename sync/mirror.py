@@ -94,9 +94,9 @@ class CarrierMirror:
         self.index: Index = TraceIndex() if index is None else index
         self._answers: Answers | None = None
         # The switch's fast path for an E.164 number: why it is not traceable, or None.
-        # It is the index's own method, so a lookup costs no call through the mirror.
+        # It is the index's own closure over its tables, so a lookup costs no extra call.
         self.check: Callable[[str, int], str | None] = (
-            self.index.check if isinstance(self.index, TraceIndex) else _needs_trace_index)
+            self.index.checker() if isinstance(self.index, TraceIndex) else _needs_trace_index)
         self.snapshot = snapshot
         self.page_limit = page_limit
         self._http = http
