@@ -5,8 +5,9 @@ Entries of different origins may arrive in any order (a confirmation made on a f
 node before the telecom node's supply has synced), so every apply commutes: references to
 records not yet seen allocate placeholders, and confirmations or filings of a resource not
 yet seen wait for it. Numbers are stored compactly: a voice number is an int key mapping to
-a slot; a slot holds an 8-byte hash of its resource id and the index of a shared, interned
-decision state (resources supplied together share one).
+its slot and state packed in one int (a lookup then reads no other table); a slot holds an
+8-byte hash of its resource id and the index of a shared, interned decision state
+(resources supplied together share one).
 
 A carrier's mirror uses it as the node's workers do: apply every verified change-log
 entry, `index.apply(origin, seq, type, id, data)`, then answer with
@@ -43,6 +44,10 @@ FILING = "resource_filing"
 ENTRUSTMENT = "entrustment"
 TYPES = (MEMBER, RESOURCE, CONFIRMATION, FILING, ENTRUSTMENT)
 _WITHDRAWN = 0  # state index of a resource whose record was deleted
+# A voice number's entry is `slot << _SLOT_SHIFT | state`.
+_SLOT_SHIFT = 32
+_STATE_MASK = (1 << _SLOT_SHIFT) - 1
+_UNKNOWN = object()  # no reason memoised yet for a state
 
 
 # Supplies made together log the same times: parse each once.
@@ -81,12 +86,14 @@ class TraceIndex:
         # Interned decision states; index 0 stands for a withdrawn resource.
         self.states: list[Supply | None] = [None]
         self._state_of: dict[Supply, int] = {}
-        self._numbers: dict[int, int] = {}  # voice number (E.164 digits as int) -> slot
+        # Voice number (E.164 digits as int) -> slot << _SLOT_SHIFT | state.
+        self._numbers: dict[int, int] = {}
         self._blocks: dict[str, int] = {}  # block prefix digits -> slot
         self._block_lengths: list[int] = []  # longest first
         self._codes: dict[str, int] = {}  # sms code -> slot
         self._rid = array("Q")
         self._state = array("I")
+        self._number_of = array("Q")  # slot -> its voice number's key, 0 for other kinds
         self._pending_confirmations: dict[int, int] = {}
         self._pending_filings: dict[int, tuple[int, ...]] = {}
         # Per origin, the last change-log seq applied.
@@ -95,7 +102,10 @@ class TraceIndex:
         self.version = 0
         # Verdicts by state for one moment; any applied change clears them.
         self._verdicts: dict[int, Verdict] = {}
+        self._reasons: dict[int, str | None] = {}  # the verdicts' reasons, for check()
         self._verdict_at = -1
+        # The fast path for an E.164 number: the reason it is not traceable, or None.
+        self.check = self.checker()
         self._appliers: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
             MEMBER: self._apply_member, RESOURCE: self._apply_resource,
             CONFIRMATION: self._apply_confirmation, FILING: self._apply_filing,
@@ -115,6 +125,7 @@ class TraceIndex:
             applier(record_id, data)
             if self._verdicts:
                 self._verdicts.clear()
+                self._reasons.clear()
         self.seqs[origin] = seq
 
     def apply_all(self, entries: Iterable[tuple[str, int, str, str, dict[str, Any] | None]]
@@ -178,9 +189,22 @@ class TraceIndex:
             return int(value)
         return value[1:] if kind == "voice_block" else value
 
+    def _slot_in(self, kind: str, key: int | str) -> int | None:
+        entry = self._table(kind).get(key)
+        if entry is None or kind != "voice":
+            return entry
+        return entry >> _SLOT_SHIFT
+
+    def _set_state(self, slot: int, state: int) -> None:
+        """The one place a slot's state changes: the array, and a number's packed entry."""
+        self._state[slot] = state
+        number = self._number_of[slot]
+        if number:
+            self._numbers[number] = slot << _SLOT_SHIFT | state
+
     def _slot_of(self, kind: str, value: str, resource_id: str) -> int | None:
         """The slot holding this very resource (not merely another supply of its value)."""
-        slot = self._table(kind).get(self._key(kind, value))
+        slot = self._slot_in(kind, self._key(kind, value))
         if slot is None or self._rid[slot] != rid_hash(resource_id):
             return None
         return slot
@@ -195,7 +219,7 @@ class TraceIndex:
         if data is None:
             slot = self._find_by_id(resource_id)
             if slot is not None:
-                self._state[slot] = _WITHDRAWN
+                self._set_state(slot, _WITHDRAWN)
             return
         kind, value = data["kind"], data["value"]
         digest = rid_hash(resource_id)
@@ -204,13 +228,13 @@ class TraceIndex:
             kind, self.party(data["supplier_id"]), self.party(data["assignee_id"]),
             _epoch(data["valid_from"], 0), _epoch(data.get("valid_to"), FOREVER),
         )
-        slot = table.get(key)
+        slot = self._slot_in(kind, key)
         if slot is not None and self._rid[slot] == digest:
             old = self.states[self._state[slot]]
             if old is not None:
                 supply = Supply(supply.kind, supply.supplier, supply.user, supply.valid_from,
                                 supply.valid_to, old.confirmed_by, old.filings)
-            self._state[slot] = self._intern(supply)
+            self._set_state(slot, self._intern(supply))
             return
         if slot is not None:
             current = self.states[self._state[slot]]
@@ -221,19 +245,21 @@ class TraceIndex:
                         supply.valid_to, self._pending_confirmations.pop(digest, NOBODY),
                         self._pending_filings.pop(digest, ()))
         if slot is None:
-            slot = table[key] = len(self._rid)
+            slot = len(self._rid)
+            table[key] = slot
             self._rid.append(digest)
-            self._state.append(self._intern(supply))
+            self._state.append(_WITHDRAWN)
+            self._number_of.append(key if kind == "voice" else 0)  # type: ignore[arg-type]
         else:
             self._rid[slot] = digest
-            self._state[slot] = self._intern(supply)
+        self._set_state(slot, self._intern(supply))
         if kind == "voice_block" and len(key) not in self._block_lengths:  # type: ignore[arg-type]
             self._block_lengths = sorted({*self._block_lengths, len(key)}, reverse=True)  # type: ignore[arg-type]
 
     def _change(self, slot: int, **fields: Any) -> None:
         old = self.states[self._state[slot]]
         if old is not None:
-            self._state[slot] = self._intern(msgspec.structs.replace(old, **fields))
+            self._set_state(slot, self._intern(msgspec.structs.replace(old, **fields)))
 
     def _apply_confirmation(self, record_id: str, data: dict[str, Any] | None) -> None:
         if data is None:
@@ -297,21 +323,21 @@ class TraceIndex:
 
     def find_all(self, texts: Iterable[str]) -> list[Found]:
         """find() for many values, with E.164 input that is registered decided inline."""
-        numbers, states, find = self._numbers, self._state, self.find
+        numbers, find = self._numbers, self.find
         found: list[Found] = []
         for text in texts:
             if text[:1] == "+" and text.isascii() and text[1:].isdigit() and len(text) < 20:
-                slot = numbers.get(int(text))
-                if slot is not None:
-                    found.append((text, "voice", states[slot], None))
+                entry = numbers.get(int(text))
+                if entry is not None:
+                    found.append((text, "voice", entry & _STATE_MASK, None))
                     continue
             found.append(find(text))
         return found
 
     def _voice(self, number: str) -> Found:
-        slot = self._numbers.get(int(number))
-        if slot is not None:
-            return (number, "voice", self._state[slot], None)
+        entry = self._numbers.get(int(number))
+        if entry is not None:
+            return (number, "voice", entry & _STATE_MASK, None)
         digits = number[1:]
         for length in self._block_lengths:
             if length <= len(digits):
@@ -324,36 +350,31 @@ class TraceIndex:
         """The decision for a state at `at`; memoised, since resources share states."""
         if at != self._verdict_at:
             self._verdicts.clear()
+            self._reasons.clear()
             self._verdict_at = at
         verdict = self._verdicts.get(state)
         if verdict is None:
             verdict = self._verdicts[state] = (
                 decide(self.states[state], at, self.parties, self.terms))
+            self._reasons[state] = verdict.reason
         return verdict
 
-    def check(self, number: str, at: int) -> str | None:
-        """The fast path for an E.164 number: the reason it is not traceable, or None."""
-        slot = self._numbers.get(int(number))
-        state = self._state[slot] if slot is not None else self._voice(number)[2]
-        if at == self._verdict_at:
-            known = self._verdicts.get(state)
-            if known is not None:
-                return known.reason
-        return self.verdict(state, at).reason
-
     def checker(self) -> Callable[[str, int], str | None]:
-        """check() as a closure over the index's tables, for a mirror's hot loop."""
-        numbers, states, verdicts, verdict = self._numbers, self._state, self._verdicts, (
-            self.verdict)
-        voice = self._voice
+        """check() as a closure over the index's tables, for a mirror's hot loop: one dict
+        probe for a registered number, then the reason memoised for its state and moment."""
+        verdict, voice = self.verdict, self._voice
+        index = self
 
-        def check(number: str, at: int) -> str | None:
-            slot = numbers.get(int(number))
-            state = states[slot] if slot is not None else voice(number)[2]
-            if at == self._verdict_at:
-                known = verdicts.get(state)
-                if known is not None:
-                    return known.reason
+        # Tables and constants are bound as defaults: locals are the cheapest names to read.
+        def check(number: str, at: int, get: Callable[[int], int | None] = self._numbers.get,
+                  reason_of: Callable[[int, object], object] = self._reasons.get,
+                  mask: int = _STATE_MASK, unknown: object = _UNKNOWN) -> str | None:
+            entry = get(int(number))
+            state = entry & mask if entry is not None else voice(number)[2]
+            if at == index._verdict_at:
+                reason = reason_of(state, unknown)
+                if reason is not unknown:
+                    return reason  # type: ignore[return-value]
             return verdict(state, at).reason
 
         return check
