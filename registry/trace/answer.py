@@ -83,14 +83,20 @@ class Answers:
         return results
 
     def trace_json(self, values: Sequence[str], at: int) -> bytes:
-        """`{"results": [...]}` for a batch, as JSON: exactly what encoding trace() gives.
+        """`{"results": [...]}` for a batch, as JSON: exactly what encoding trace() gives."""
+        return b'{"results":[' + b",".join(self._encoded(values, at)) + b"]}"
+
+    def trace_one_json(self, value: str, at: int) -> bytes:
+        """One answer as JSON: exactly what encoding trace([value], at)[0] gives."""
+        return self._encoded((value,), at)[0]
+
+    def _encoded(self, values: Sequence[str], at: int) -> list[bytes]:
+        """Each value's answer as JSON.
 
         Answers that differ only in their value share every other byte, so each distinct
-        rest is encoded once (and kept for the next batch at the same moment, until the
+        rest is encoded once (and kept for the next request at the same moment, until the
         index changes) and the values are spliced in.
         """
-        open_window = window(at)
-        checkpoint = self.checkpoint()
         if self._rests_for != (at, self.index.version):
             # Kept while requests come within the same second and nothing changed.
             self._rests = {}
@@ -102,8 +108,8 @@ class Answers:
             if rest is None:
                 traceable, reason, supplier, user, principals = self._links(state, at)
                 whole = _encode(TraceResult("", kind, traceable, reason, supplier, user,
-                                            principals, open_window, checkpoint, block))
+                                            principals, window(at), self.checkpoint(), block))
                 assert whole.startswith(_VALUE_FIRST)  # value is the first field
                 rest = rests[(state, kind, block)] = whole[len(_VALUE_FIRST):]
             parts.append(b'{"value":' + _encode(value) + rest)
-        return b'{"results":[' + b",".join(parts) + b"]}"
+        return parts
