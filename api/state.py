@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.types import Scope
 
 from api.auth.key_cache import KeyCache
+from api.auth.nonces import NonceSpender
 from api.settings import Settings
 
 
@@ -27,6 +28,11 @@ class NodeState:
     key_cache: KeyCache = field(default_factory=KeyCache)
     # Other capabilities (trace index, sync) hang their per-worker state here.
     extras: dict[str, Any] = field(default_factory=dict)
+    # Spends signed requests' nonces on the bookkeeping pool, a burst at a time.
+    nonces: NonceSpender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.nonces = NonceSpender(self.bookkeeping_pool.acquire)
 
 
 def node_state(scope: Scope) -> NodeState:

@@ -17,7 +17,7 @@ from api.auth.verifier import verify
 from api.state import NodeState, node_state
 from registry.actors import Actor
 from registry.errors import RegistryError
-from registry.principals import Standing, spend_nonce
+from registry.principals import Standing
 
 
 class BodyTooLarge(RegistryError):
@@ -102,5 +102,4 @@ class SignedRequestMiddleware(ASGIMiddleware):
 async def _spend_nonce(
     state: NodeState, iss: str, kid: str, jti: str, exp: int
 ) -> Standing | None:
-    async with state.bookkeeping_pool.acquire() as conn:
-        return await spend_nonce(conn, iss, kid, jti, exp)
+    return await state.nonces.spend(iss, kid, jti, exp)

@@ -1,0 +1,80 @@
+"""Nonces of concurrent requests are spent together (api/auth/nonces.py), and the replay
+rule holds within a burst as it does between requests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+
+from api.auth.nonces import NonceSpender
+from registry.db import Connection, create_pool
+from registry.principals import Standing
+from tests.support.client import SignedClient
+from tests.support.factories import admit_member
+
+
+async def test_one_token_sent_many_times_at_once_is_accepted_once(
+    operator: SignedClient,
+) -> None:
+    lender = await admit_member(operator, "lender")
+    target = f"/v1/members/{lender.id}"
+    token = lender.signer.token("GET", target)
+    headers = {"Authorization": f"Bearer {token}"}
+    answers = await asyncio.gather(*(lender.client.get(target, headers=headers)
+                                     for _ in range(8)))
+    assert Counter(a.status_code for a in answers) == {200: 1, 401: 7}
+    assert {a.json()["code"] for a in answers if a.status_code == 401} == {"replay"}
+
+
+async def test_a_burst_of_distinct_tokens_is_all_accepted(operator: SignedClient) -> None:
+    lender = await admit_member(operator, "lender")
+    target = f"/v1/members/{lender.id}"
+    answers = await asyncio.gather(*(lender.get(target) for _ in range(40)))
+    assert [a.status_code for a in answers] == [200] * 40
+
+
+async def test_a_removed_member_is_refused_within_a_burst(operator: SignedClient) -> None:
+    member = await admit_member(operator, "lender")
+    other = await admit_member(operator, "carrier")
+    target = f"/v1/members/{member.id}"
+    await operator.post(f"/v1/members/{member.id}/status",
+                        json={"status": "removed", "reason": "test"})
+    answers = await asyncio.gather(*(c.get(target) for c in [member, other] * 5))
+    assert [a.status_code for a in answers[1::2]] == [200] * 5
+    assert [a.status_code for a in answers[0::2]] == [403] * 5
+
+
+async def test_spends_of_one_burst_share_a_statement_and_keep_the_replay_rule(
+    database_url: str, operator: SignedClient,
+) -> None:
+    statements = 0
+
+    @contextlib.asynccontextmanager
+    async def counting() -> AsyncIterator[Connection]:
+        nonlocal statements
+        statements += 1
+        async with pool.acquire() as conn:
+            yield conn
+
+    pool = await create_pool(database_url, 1, 2)
+    try:
+        spender = NonceSpender(counting)
+        who, kid = operator.signer.principal_id, operator.signer.kid
+        exp = int(time.time()) + 120
+        again = [spender.spend(who, kid, "j" * 20, exp) for _ in range(5)]
+        fresh = [spender.spend(who, kid, f"{n:020d}", exp) for n in range(20)]
+        unknown = spender.spend(who, "no-such-kid", "k" * 20, exp)
+        answers = await asyncio.gather(*again, *fresh, unknown)
+        standings = [a for a in answers[:-1] if a is not None]
+        assert len(standings) == 25
+        assert answers[-1] is None
+        assert [a.fresh for a in standings[:5]] == [True, False, False, False, False]
+        assert all(a.fresh and a.revoked_at is None for a in standings[5:])
+        # The first burst took every distinct jti; each repeat of the one jti waited.
+        assert statements == 5
+        assert (await spender.spend(who, kid, f"{0:020d}", exp)) == Standing(False, None, None)
+    finally:
+        await pool.close()
