@@ -16,7 +16,9 @@ from typing import Any
 
 import jwt
 import msgspec
-from jwt.algorithms import Algorithm, ECAlgorithm, OKPAlgorithm
+from jwt.algorithms import Algorithm, ECAlgorithm
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 from registry.errors import Unauthorized
 from registry.keys import allowed_algs
@@ -26,12 +28,12 @@ ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
 CLOCK_SKEW = 60
 MAX_LIFETIME = 300
 
-# PyJWT's algorithm objects do the cryptography on the token as it was split and parsed
-# below, so it is parsed once per request. PyJWT knows Ed25519 only by its polymorphic
-# name EdDSA; RFC 9864's name is the same computation.
-_ALGORITHMS: dict[str, Algorithm] = {
-    "Ed25519": OKPAlgorithm(), "EdDSA": OKPAlgorithm(), "ES256": ECAlgorithm(ECAlgorithm.SHA256),
-}
+# ES256 signatures are checked by PyJWT's algorithm object on the token as it was split
+# and parsed below, so it is parsed once per request. Ed25519 (and EdDSA, RFC 9864's
+# polymorphic name for the same computation) is checked by libsodium: half OpenSSL's time
+# per signature here (49 against 109 us), on every signed request.
+_ES256: Algorithm = ECAlgorithm(ECAlgorithm.SHA256)
+_ED25519_ALGS = frozenset({"Ed25519", "EdDSA"})
 
 
 class TokenError(Unauthorized):
@@ -85,6 +87,24 @@ def _verifying_key(jwk: dict[str, Any]) -> Any:
     return _public_key(jwk["kty"], jwk["crv"], jwk["x"], jwk.get("y"))
 
 
+@lru_cache(maxsize=4096)
+def _ed25519_key(x: str) -> VerifyKey:
+    return VerifyKey(_segment(x))
+
+
+def _signature_verifies(alg: str, jwk: dict[str, Any], signing_input: bytes,
+                        signature: bytes) -> bool:
+    if alg not in _ED25519_ALGS:
+        return bool(_ES256.verify(signing_input, _verifying_key(jwk), signature))
+    if len(signature) != 64:
+        return False
+    try:
+        _ed25519_key(jwk["x"]).verify(signing_input, signature)
+    except (BadSignatureError, ValueError, TypeError):  # or a stored key that is no key
+        return False
+    return True
+
+
 async def verify(
     authorization: str | None, *, method: str, target: str, body: bytes, audience: str,
     now: int, find_key: KeyLookup, spend_nonce: SpendNonce,
@@ -118,7 +138,7 @@ async def verify(
 
     # 5. The signature verifies under that key.
     signing_input = f"{header_part}.{payload_part}".encode()
-    if not _ALGORITHMS[header.alg].verify(signing_input, _verifying_key(key.jwk), signature):
+    if not _signature_verifies(header.alg, key.jwk, signing_input, signature):
         raise TokenError("bad_signature", "signature does not verify")
     claims = unverified
 

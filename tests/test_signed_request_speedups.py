@@ -1,19 +1,23 @@
 """Nonces of concurrent requests are spent together (api/auth/nonces.py), and the replay
-rule holds within a burst as it does between requests."""
+rule holds within a burst as it does between requests; Ed25519 checked by libsodium."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+
+import pytest
 
 from api.auth.nonces import NonceSpender
 from registry.db import Connection, create_pool
 from registry.principals import Standing
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
+from tests.support.signing import b64url
 
 
 async def test_one_token_sent_many_times_at_once_is_accepted_once(
@@ -78,3 +82,17 @@ async def test_spends_of_one_burst_share_a_statement_and_keep_the_replay_rule(
         assert (await spender.spend(who, kid, f"{0:020d}", exp)) == Standing(False, None, None)
     finally:
         await pool.close()
+
+
+@pytest.mark.parametrize("cut", [0, 1, 63, 65])
+async def test_an_ed25519_signature_of_the_wrong_length_is_a_bad_signature(
+    operator: SignedClient, cut: int,
+) -> None:
+    lender = await admit_member(operator, "lender")
+    target = f"/v1/members/{lender.id}"
+    header, payload, signature = lender.signer.token("GET", target).split(".")
+    raw = base64.urlsafe_b64decode(signature + "==")
+    token = ".".join([header, payload, b64url((raw + b"\0")[:cut])])
+    answer = await lender.client.get(target, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "bad_signature"
