@@ -366,11 +366,13 @@ class TraceIndex:
         index = self
 
         # Tables and constants are bound as defaults: locals are the cheapest names to read.
-        def check(number: str, at: int, get: Callable[[int], int | None] = self._numbers.get,
+        def check(number: str, at: int, numbers: dict[int, int] = self._numbers,
                   reason_of: Callable[[int, object], object] = self._reasons.get,
                   mask: int = _STATE_MASK, unknown: object = _UNKNOWN) -> str | None:
-            entry = get(int(number))
-            state = entry & mask if entry is not None else voice(number)[2]
+            try:  # a subscript is cheaper than a call; a miss is the slow path anyway
+                state = numbers[int(number)] & mask
+            except KeyError:
+                state = voice(number)[2]
             if at == index._verdict_at:
                 reason = reason_of(state, unknown)
                 if reason is not unknown:
