@@ -165,3 +165,20 @@ def test_batch_json_is_exactly_the_encoded_answers() -> None:
     assert answers.trace_json(values, AT) == expected
     assert msgspec.json.decode(expected)["results"][4]["value"] == "电话"
     assert answers.trace_json([], AT) == b'{"results":[]}'
+
+
+def test_all_e164_batches_and_single_answers_are_exactly_the_encoded_answers() -> None:
+    index = load([*story(), ("tel", "resource", "b1", resource("+86139", "voice_block"))])
+    answers = Answers(index, "tel")
+    batches = [
+        [NUMBER, "+8613912345678", "+8613800000001", NUMBER],  # all E.164: one scan
+        [NUMBER, f"{NUMBER}\n{NUMBER}"],  # a separator inside a value
+        [NUMBER, "+８６１３８００１３８０００", " " + NUMBER, NUMBER + "_1"],
+        [NUMBER, "+" + "1" * 19, "+"],
+    ]
+    for values in batches:
+        expected = msgspec.json.encode(TraceResults(answers.trace(values, AT)))
+        assert answers.trace_json(values, AT) == expected, values
+        for value in values:
+            one = msgspec.json.encode(answers.trace([value], AT)[0])
+            assert answers.trace_one_json(value, AT) == one, value

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 import msgspec
 
 from registry.trace.decision import Party, window
-from registry.trace.index import TraceIndex
+from registry.trace.index import NOT_REGISTERED, TraceIndex
 from registry.trace.model import Checkpoint, PrincipalRef, SupplierRef, TraceResult, UserRef
 
 _encode = msgspec.json.Encoder().encode
 _VALUE_FIRST = b'{"value":""'
+_NEXT = b',{"value":'
 
 
 class Answers:
@@ -29,6 +30,7 @@ class Answers:
         self._principals: dict[int, tuple[Party, PrincipalRef]] = {}
         # Encoded answers (but their value) for one moment and one version of the index.
         self._rests: dict[tuple[int, str | None, str | None], bytes] = {}
+        self._voice_rests: dict[int, bytes] = {}  # by state, for registered voice numbers
         self._rests_for = (-1, -1)
 
     def checkpoint(self) -> Checkpoint:
@@ -84,32 +86,49 @@ class Answers:
 
     def trace_json(self, values: Sequence[str], at: int) -> bytes:
         """`{"results": [...]}` for a batch, as JSON: exactly what encoding trace() gives."""
-        return b'{"results":[' + b",".join(self._encoded(values, at)) + b"]}"
+        if not values:
+            return b'{"results":[]}'
+        parts = self._encoded(values, at)
+        parts[-1] = parts[-1][:-len(_NEXT)]
+        return b'{"results":[{"value":' + b"".join(parts) + b"]}"
 
     def trace_one_json(self, value: str, at: int) -> bytes:
         """One answer as JSON: exactly what encoding trace([value], at)[0] gives."""
-        return self._encoded((value,), at)[0]
+        parts = self._encoded((value,), at)
+        return b'{"value":' + b"".join(parts)[:-len(_NEXT)]
 
     def _encoded(self, values: Sequence[str], at: int) -> list[bytes]:
-        """Each value's answer as JSON.
+        """Each answer as JSON, but its leading `{"value":`, followed by the next one's.
 
         Answers that differ only in their value share every other byte, so each distinct
         rest is encoded once (and kept for the next request at the same moment, until the
-        index changes) and the values are spliced in.
+        index changes) and the values are spliced in: [value, rest, value, rest, ...].
         """
         if self._rests_for != (at, self.index.version):
             # Kept while requests come within the same second and nothing changed.
             self._rests = {}
+            self._voice_rests = {}
             self._rests_for = (at, self.index.version)
-        rests = self._rests
-        parts = []
-        for value, kind, state, block in self.index.find_all(values):
-            rest = rests.get((state, kind, block))
-            if rest is None:
-                traceable, reason, supplier, user, principals = self._links(state, at)
-                whole = _encode(TraceResult("", kind, traceable, reason, supplier, user,
-                                            principals, window(at), self.checkpoint(), block))
-                assert whole.startswith(_VALUE_FIRST)  # value is the first field
-                rest = rests[(state, kind, block)] = whole[len(_VALUE_FIRST):]
-            parts.append(b'{"value":' + _encode(value) + rest)
+        rests, voice_rests, encode = self._rests, self._voice_rests, _encode
+        parts: list[bytes] = []
+        append = parts.append
+        for value, state in zip(values, self.index.registered_states(values), strict=True):
+            if state != NOT_REGISTERED:  # the common case: a registered E.164 number
+                rest = voice_rests.get(state)
+                if rest is None:
+                    rest = voice_rests[state] = self._rest(at, state, "voice", None)
+            else:
+                value, kind, state, block = self.index.find(value)
+                rest = rests.get((state, kind, block))
+                if rest is None:
+                    rest = rests[(state, kind, block)] = self._rest(at, state, kind, block)
+            append(encode(value))
+            append(rest)
         return parts
+
+    def _rest(self, at: int, state: int, kind: str | None, block: str | None) -> bytes:
+        traceable, reason, supplier, user, principals = self._links(state, at)
+        whole = _encode(TraceResult("", kind, traceable, reason, supplier, user, principals,
+                                    window(at), self.checkpoint(), block))
+        assert whole.startswith(_VALUE_FIRST)  # value is the first field
+        return whole[len(_VALUE_FIRST):] + _NEXT
