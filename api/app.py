@@ -11,6 +11,8 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from api.auth.middleware import SignedRequestMiddleware
+from api.console import routes as console
+from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
@@ -63,7 +65,8 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[*node.ROUTES, members.MemberController],
+        route_handlers=[*node.ROUTES, members.MemberController, *console.ROUTES],
+        template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[RequestLogMiddleware(), SignedRequestMiddleware()],

@@ -23,6 +23,16 @@ class Settings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
+    # The operator console (api/console): sessions end after this long idle, or this old.
+    console_idle_minutes: int = 15
+    console_session_hours: int = 12
+    # Off only for plain-http development set-ups that are not on loopback.
+    console_secure_cookies: bool = True
+
+    @property
+    def console_key_file(self) -> Path:
+        """Seals operators' TOTP secrets at rest; kept beside the node key."""
+        return self.data_dir / "console.key"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -32,6 +42,9 @@ class Settings(msgspec.Struct, kw_only=True):
             "node_id": env.get("REGISTRY_NODE_ID") or None,
             "data_dir": default_data_dir(),
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
+            "console_idle_minutes": int(env.get("REGISTRY_CONSOLE_IDLE_MINUTES", "15")),
+            "console_secure_cookies":
+                env.get("REGISTRY_CONSOLE_SECURE_COOKIES", "1").lower() not in ("0", "false", "no"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

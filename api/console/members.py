@@ -1,0 +1,90 @@
+"""Console pages for members: the searchable list, one member's page, and its status actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from api.console.session import signed_in
+from api.console.web import page, see_other
+from api.deps import Db
+from registry.actors import Actor
+from registry.console import audit
+from registry.db import Connection
+from registry.errors import Conflict, Invalid
+from registry.members import rules, store
+from registry.members.model import SUBTYPES, StatusChange
+
+KINDS = ("lender", "debt_buyer", "collection_agency", "carrier")
+STATUSES = ("pending", "active", "suspended", "removed")
+PAGE_SIZE = 25
+
+
+def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    return value if value in allowed else None
+
+
+@get("/console/members", include_in_schema=False)
+async def member_list(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    params = request.query_params
+    kind = _choice(params.get("kind"), KINDS)
+    status = _choice(params.get("status"), STATUSES)
+    q = (params.get("q") or "").strip()[:100] or None
+    found = await store.list_members(db, kind=kind, status=status, q=q,
+                                     cursor=params.get("cursor") or None, limit=PAGE_SIZE)
+    return page(request, "console/members.html", members=found.items,
+                next_cursor=found.next_cursor, kinds=KINDS, statuses=STATUSES,
+                kind=kind, status=status, q=q or "", paged="cursor" in params)
+
+
+async def _member_page(
+    request: Request[Any, Any, Any], db: Connection, member_id: str, *,
+    error: str | None = None, status_code: int = 200, reason: str = "",
+) -> Response[Any]:
+    member = await store.get_member(db, member_id)
+    return page(
+        request, "console/member.html", status_code=status_code, member=member,
+        next_statuses=sorted(rules.TRANSITIONS.get(member.status, ())),
+        has_subtypes=member.kind in SUBTYPES, error=error, reason=reason,
+        changed=request.query_params.get("changed") == "1",
+        audit_trail=await audit.recent(db, target_type="member", target_id=member_id),
+        extras=await member_extras(db, member_id),
+    )
+
+
+async def member_extras(db: Connection, member_id: str) -> dict[str, Any]:
+    """What other capabilities know about the member (entrustments, resources), when present."""
+    return {}
+
+
+@get("/console/members/{member_id:str}", include_in_schema=False)
+async def member_detail(
+    request: Request[Any, Any, Any], db: Db, member_id: FromPath[str]
+) -> Response[Any]:
+    return await _member_page(request, db, member_id)
+
+
+@post("/console/members/{member_id:str}/status", include_in_schema=False)
+async def member_status(
+    request: Request[Any, Any, Any], db: Db, member_id: FromPath[str]
+) -> Response[Any]:
+    session = signed_in(request)
+    form = await request.form()
+    wanted = str(form.get("status") or "")
+    reason = str(form.get("reason") or "")
+    actor = Actor(id=session.operator_id, role="operator", method="POST", path=request.url.path)
+    try:
+        async with db.transaction():
+            before = await store.get_member(db, member_id)
+            await store.set_status(db, member_id, StatusChange(wanted, reason), actor)  # type: ignore[arg-type]
+            await audit.record(db, session.operator_id, "member_status", "member", member_id,
+                               {"from": before.status, "to": wanted, "reason": reason.strip()})
+    except (Invalid, Conflict) as refused:
+        return await _member_page(request, db, member_id, error=refused.detail,
+                                  status_code=refused.status, reason=reason)
+    return see_other(f"/console/members/{member_id}?changed=1")
+
+
+ROUTES = [member_list, member_detail, member_status]
