@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,12 +59,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.node_id:
             os.environ["REGISTRY_NODE_ID"] = settings.node_id
         asyncio.run(_migrate(dsn))
+        # uvicorn re-raises SIGTERM/SIGINT once it has shut down; with a handler of ours in
+        # place that becomes a clean exit, so the embedded PostgreSQL is stopped too.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _exit_cleanly)
         uvicorn.run(
             "api.asgi:app_from_env", factory=True, host=args.host, port=args.port,
             workers=args.workers, log_level="warning", access_log=False,
             timeout_graceful_shutdown=10,
         )
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _migrate(dsn: str) -> list[str]:

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import structlog
+from asyncpg.exceptions import DataError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -21,8 +22,8 @@ _HTTP_CODES = {
 }
 _TITLES = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
            413: "Content Too Large", 500: "Internal Server Error"}
-# msgspec says where a value failed as "- at `$.keys[0].kid`".
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `\$\.?(?P<field>[^`]*)`)?$", re.DOTALL)
+_NAMED = re.compile(r"(?:unknown|required) field `([^`]+)`")
+_MALFORMED = re.compile(r"malformed|truncated|invalid character|utf-8|decode", re.IGNORECASE)
 
 
 def problem(
@@ -50,33 +51,48 @@ def on_registry_error(_: Request[Any, Any, Any], exc: RegistryError) -> Response
 
 
 def field_errors(exc: ValidationException) -> list[FieldError]:
-    """Litestar's decoding failures, one FieldError per bad field."""
+    """Litestar's decoding failures, one FieldError per bad field.
+
+    Litestar keeps msgspec's message and the top-level key ("data" for the body itself);
+    the field a message names (an unknown or missing one) is appended to that key.
+    """
     found = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
             continue
-        match = _AT.match(str(item.get("message", "")))
-        message = match.group("message") if match else str(item.get("message"))
-        field = (match.group("field") if match else None) or item.get("key") or "body"
-        found.append(FieldError(str(field), message))
+        message = str(item.get("message", ""))
+        key = str(item.get("key") or "data")
+        named = _NAMED.search(message)
+        parts = [] if key == "data" else [key]
+        if named:
+            parts.append(named.group(1))
+        found.append(FieldError(".".join(parts) or "body", message))
     return found
 
 
 def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
-        if "malformed" in exc.detail.lower() or "json" in exc.detail.lower():
-            return problem(400, "Bad Request", "malformed_body", "the body is not valid JSON")
         errors = field_errors(exc) or [FieldError("body", exc.detail)]
         return on_registry_error(request, Invalid(errors))
     status = exc.status_code
+    if status == 400 and _MALFORMED.search(exc.detail):
+        return problem(400, "Bad Request", "malformed_body", f"the body is not JSON: {exc.detail}")
     if status >= 500:
         log.error("http_error", status=status, detail=exc.detail)
     code = _HTTP_CODES.get(status, "error")
     title = _TITLES.get(status, exc.detail if status < 500 else "Error")
-    headers = exc.headers or {}
     response = problem(status, title, code, exc.detail)
-    response.headers.update(headers)
+    response.headers.update(exc.headers or {})
     return response
+
+
+def on_data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[dict[str, Any]]:
+    # PostgreSQL refused a value the request carried (a NUL character, a number out of
+    # range): the client's input, not our bug.
+    log.info("input_refused_by_database", error_type=type(exc).__name__)
+    return on_registry_error(
+        request, Invalid.field("request", "a value is not acceptable text or is out of range")
+    )
 
 
 def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -88,5 +104,6 @@ def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[st
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     RegistryError: on_registry_error,
     HTTPException: on_http_exception,
+    DataError: on_data_error,
     Exception: on_unexpected,
 }

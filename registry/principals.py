@@ -47,6 +47,39 @@ async def find_signing_key(
                       row["member_kind"], row["status"])
 
 
+class Standing(msgspec.Struct, frozen=True):
+    """A principal's standing read at the moment its nonce is spent."""
+
+    fresh: bool  # False: the jti was used already within its lifetime
+    revoked_at: datetime | None
+    status: str | None
+
+
+# Spending the nonce and re-reading the key's revocation and the member's status share one
+# round trip, so a verifier that caches key material still decides on current standing.
+_SPEND_NONCE = """
+WITH spent AS (
+    INSERT INTO token_nonces (issuer, jti, expires_at) VALUES ($1, $3, to_timestamp($4))
+    ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
+        WHERE token_nonces.expires_at < now()
+    RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM spent) AS fresh, k.revoked_at, m.status
+FROM principal_keys k LEFT JOIN members m ON m.id = k.principal_id
+WHERE k.principal_id = $1 AND k.kid = $2
+"""
+
+
+async def spend_nonce(
+    conn: Connection, principal_id: str, kid: str, jti: str, expires_at: int
+) -> Standing | None:
+    """Record a token's jti; None when the key no longer exists."""
+    row = await conn.fetchrow(_SPEND_NONCE, principal_id, kid, jti, expires_at)
+    if row is None:
+        return None
+    return Standing(row["fresh"], row["revoked_at"], row["status"])
+
+
 class NewOperator(msgspec.Struct, frozen=True):
     id: str
     kid: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def test_refuses_a_directory_that_is_not_a_cluster(tmp_path: Path) -> None:
     with pytest.raises(EmbeddedPostgresError, match="neither empty nor"):
         EmbeddedPostgres(data_dir).start()
     assert (data_dir / "notes.txt").stat().st_uid == os.getuid()
+
+
+def test_start_failure_names_the_cause(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(EmbeddedPostgresError, match=r"failed to start(.|\n)*could not"):
+            EmbeddedPostgres(tmp_path / "pg", port=port).start()
 
 
 def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

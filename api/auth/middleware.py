@@ -17,14 +17,7 @@ from api.auth.verifier import verify
 from api.state import NodeState, node_state
 from registry.actors import Actor
 from registry.errors import RegistryError
-from registry.principals import SigningKey, find_signing_key
-
-_SPEND_NONCE = """
-INSERT INTO token_nonces (issuer, jti, expires_at) VALUES ($1, $2, to_timestamp($3))
-ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
-    WHERE token_nonces.expires_at < now()
-RETURNING 1
-"""
+from registry.principals import Standing, spend_nonce
 
 
 class BodyTooLarge(RegistryError):
@@ -93,24 +86,21 @@ class SignedRequestMiddleware(ASGIMiddleware):
         verified = await verify(
             authorization, method=method, target=target, body=body,
             audience=state.node_id, now=int(time.time()),
-            find_key=lambda iss, kid: _find_key(state, iss, kid),
-            spend_nonce=lambda iss, jti, exp: _spend_nonce(state, iss, jti, exp),
+            find_key=lambda iss, kid: state.key_cache.find(state.pool.acquire, iss, kid),
+            spend_nonce=lambda iss, kid, jti, exp: _spend_nonce(state, iss, kid, jti, exp),
         )
         key = verified.key
         scope["user"] = Actor(
             id=key.principal_id, role=key.role,  # type: ignore[arg-type]
-            member_kind=key.member_kind, status=key.status,
+            member_kind=key.member_kind, status=verified.standing.status,
             token=verified.token, jti=verified.claims.jti, method=method, path=target,
         )
         structlog.contextvars.bind_contextvars(principal=key.principal_id)
         await next_app(scope, replaying(body, receive), send)
 
 
-async def _find_key(state: NodeState, iss: str, kid: str) -> SigningKey | None:
+async def _spend_nonce(
+    state: NodeState, iss: str, kid: str, jti: str, exp: int
+) -> Standing | None:
     async with state.pool.acquire() as conn:
-        return await find_signing_key(conn, iss, kid)
-
-
-async def _spend_nonce(state: NodeState, iss: str, jti: str, exp: int) -> bool:
-    async with state.pool.acquire() as conn:
-        return await conn.fetchval(_SPEND_NONCE, iss, jti, exp) is not None
+        return await spend_nonce(conn, iss, kid, jti, exp)

@@ -21,7 +21,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm
 from registry.canonical import canonical
 from registry.errors import Unauthorized
 from registry.keys import allowed_algs
-from registry.principals import SigningKey
+from registry.principals import SigningKey, Standing
 
 ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
 CLOCK_SKEW = 60
@@ -58,12 +58,14 @@ class Claims(msgspec.Struct):
 
 class Verified(msgspec.Struct, frozen=True):
     key: SigningKey
+    standing: Standing
     claims: Claims
     token: str
 
 
-KeyLookup = Callable[[str, str], Awaitable[SigningKey | None]]
-SpendNonce = Callable[[str, str, int], Awaitable[bool]]  # (iss, jti, exp) -> first use?
+KeyLookup = Callable[[str, str], Awaitable[SigningKey | None]]  # (iss, kid)
+# (iss, kid, jti, exp) -> the key's current standing with whether the jti was fresh
+SpendNonce = Callable[[str, str, str, int], Awaitable[Standing | None]]
 
 
 def body_hash(body: bytes) -> str:
@@ -138,9 +140,15 @@ async def verify(
     if claims.bh != body_hash(body):
         raise TokenError("body_mismatch", "bh does not match the request body")
 
-    # 8. The nonce is spent; a second use within the token's lifetime is a replay.
+    # 8. The nonce is spent; a second use within the token's lifetime is a replay. The
+    #    key's revocation is read again in the same step, so no cache can outlive it.
     if not 16 <= len(claims.jti) <= 128:
         raise TokenError("token_malformed", "jti must be 16 to 128 characters")
-    if not await spend_nonce(claims.iss, claims.jti, claims.exp):
+    standing = await spend_nonce(claims.iss, header.kid, claims.jti, claims.exp)
+    if standing is None:
+        raise TokenError("unknown_key", f"{claims.iss} has no key {header.kid!r}")
+    if standing.revoked_at is not None:
+        raise TokenError("key_revoked", f"key {header.kid!r} was revoked")
+    if not standing.fresh:
         raise TokenError("replay", "this jti was used already")
-    return Verified(key, claims, token)
+    return Verified(key, standing, claims, token)
