@@ -1,0 +1,104 @@
+"""The operator console in a real browser: sign-in with TOTP, CSRF, member actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.browser.conftest import screenshot
+from tests.support.client import SignedClient
+from tests.support.console import ConsoleLogin, make_console_operator
+from tests.support.factories import admit_member
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+async def staff(db: asyncpg.Connection, data_dir: Path) -> ConsoleLogin:
+    return await make_console_operator(db, data_dir, "王审核")
+
+
+async def _sign_in(tab: Any, who: ConsoleLogin, db: asyncpg.Connection,
+                   code: str | None = None) -> None:
+    # Each test signs in afresh; a TOTP code is good once, so forget the last one used.
+    await db.execute("UPDATE operator_credentials SET totp_last_step = 0")
+    await tab.goto("/console")
+    await tab.get_by_label("账号").fill(who.login)
+    await tab.get_by_label("密码").fill(who.password)
+    await tab.get_by_label("动态验证码（6位）").fill(code or who.code())
+    await tab.get_by_role("button", name="登录").click()
+    await tab.wait_for_load_state()
+
+
+async def test_sign_in_with_password_and_totp(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection,
+) -> None:
+    await page.goto("/console")
+    assert page.url.endswith("/console/sign-in?next=/console")
+    await screenshot(page, "sign-in")
+    await _sign_in(page, staff, db)
+    await page.get_by_role("heading", name="概览", exact=True).wait_for()
+    assert staff.name in await page.locator("header").inner_text()
+    cookies = {c["name"]: c for c in await page.context.cookies()}
+    session = cookies["registry_console"]
+    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict"
+    await screenshot(page, "overview")
+
+
+async def test_a_wrong_totp_code_is_refused(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection,
+) -> None:
+    wrong = f"{(int(staff.code()) + 1) % 1_000_000:06d}"
+    await _sign_in(page, staff, db, code=wrong)
+    await page.get_by_role("alert").wait_for()
+    assert "登录失败" in await page.get_by_role("alert").inner_text()
+    assert "/console/sign-in" in page.url
+    await screenshot(page, "sign-in-refused")
+    await db.execute("UPDATE operator_credentials SET failed_attempts = 0")
+
+
+async def test_admit_and_suspend_a_member_with_reasons(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    member = await admit_member(operator, "collection_agency", status="pending")
+    await _sign_in(page, staff, db)
+    await page.goto("/console/members?status=pending")
+    await screenshot(page, "members")
+    await page.locator(f'a[href="/console/members/{member.id}"]').click()
+    await page.get_by_label("准入（在册）").check()
+    await page.get_by_label("原因（必填）").fill("材料齐全，准予登记")
+    await page.get_by_role("button", name="确认变更").click()
+    await page.get_by_role("status").wait_for()
+    assert await page.locator("#member-status").inner_text() == "在册"
+    await page.get_by_label("暂停").check()
+    await page.get_by_label("原因（必填）").fill("投诉核查中")
+    await page.get_by_role("button", name="确认变更").click()
+    await page.get_by_role("status").wait_for()
+    assert await page.locator("#member-status").inner_text() == "暂停"
+    history = await page.locator("#history").inner_text()
+    assert "材料齐全，准予登记" in history
+    assert "投诉核查中" in history
+    assert staff.operator_id in history
+    await screenshot(page, "member")
+    await page.goto("/lang?to=en&next=/console/members/" + member.id)
+    assert await page.locator("#member-status").inner_text() == "Suspended"
+    await screenshot(page, "member-en")
+
+
+async def test_a_form_posted_without_its_csrf_token_is_refused(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    member = await admit_member(operator, "lender", status="pending")
+    await _sign_in(page, staff, db)
+    await page.goto(f"/console/members/{member.id}")
+    # What a forged cross-site form would send: the same fields, no synchronizer token.
+    await page.locator('input[name="csrf"]').evaluate_all("els => els.forEach(e => e.remove())")
+    await page.get_by_label("原因（必填）").fill("伪造的请求")
+    async with page.expect_response(f"**/console/members/{member.id}/status") as posted:
+        await page.get_by_role("button", name="确认变更").click()
+    assert (await posted.value).status == 403
+    status = (await operator.get(f"/v1/members/{member.id}")).json()["status"]
+    assert status == "pending"
