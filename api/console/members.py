@@ -12,6 +12,7 @@ from api.console.web import page, see_other
 from api.deps import Db
 from registry.actors import Actor
 from registry.console import audit
+from registry.console.names import names_of
 from registry.db import Connection
 from registry.errors import Conflict, Invalid
 from registry.members import rules, store
@@ -50,6 +51,7 @@ async def _member_page(
         has_subtypes=member.kind in SUBTYPES, error=error, reason=reason,
         changed=request.query_params.get("changed") == "1",
         audit_trail=await audit.recent(db, target_type="member", target_id=member_id),
+        names=await names_of(db, [e.by for e in member.history]),
         extras=await member_extras(db, member_id),
     )
 

@@ -116,6 +116,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
             return _sign_in_page(request, failed=True, status_code=429)
         lifetime = timedelta(hours=state.settings.console_session_hours)
         async with conn.transaction():
+            await sessions.purge_ended(conn, _idle(request))
             session_id = await sessions.open_session(conn, operator_id, lifetime)
             await audit.record(conn, operator_id, "sign_in", detail={"client": client})
     response = see_other(local_path(fields["next"], PATH))

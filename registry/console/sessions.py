@@ -64,6 +64,7 @@ async def close_session(conn: Connection, session_id: str) -> None:
 
 async def purge_ended(conn: Connection, idle: timedelta) -> None:
     await conn.execute(
-        "DELETE FROM console_sessions WHERE expires_at < now() OR last_seen_at < now() - $1",
+        "DELETE FROM console_sessions"
+        " WHERE expires_at < now() OR last_seen_at < now() - $1::interval",
         idle,
     )

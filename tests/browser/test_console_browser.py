@@ -44,8 +44,9 @@ async def test_sign_in_with_password_and_totp(
     assert staff.name in await page.locator("header").inner_text()
     cookies = {c["name"]: c for c in await page.context.cookies()}
     session = cookies["registry_console"]
-    assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Strict"
-    await screenshot(page, "overview")
+    assert session["httpOnly"]
+    assert session["secure"]  # accepted over http on loopback: a secure context to Chromium
+    assert session["sameSite"] == "Strict"
 
 
 async def test_a_wrong_totp_code_is_refused(
@@ -102,3 +103,18 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(
     assert (await posted.value).status == 403
     status = (await operator.get(f"/v1/members/{member.id}")).json()["status"]
     assert status == "pending"
+
+
+async def test_overview_shows_counts_and_a_chart(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    for kind in ("lender", "carrier", "collection_agency"):
+        await admit_member(operator, kind)
+    await _sign_in(page, staff, db)
+    await page.get_by_role("img", name="各类成员的名单状态").wait_for()
+    counts = await page.locator("table.counts").inner_text()
+    assert "电信运营商" in counts
+    await screenshot(page, "overview")
+    await page.goto("/console/audit")
+    assert "变更成员状态" in await page.locator("main").inner_text()
+    await screenshot(page, "audit")
