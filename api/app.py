@@ -49,12 +49,15 @@ def create_app(settings: Settings) -> Litestar:
     @contextlib.asynccontextmanager
     async def node_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         pool = await db.create_pool(dsn, settings.pool_min, settings.pool_max)
+        bookkeeping = await db.create_pool(
+            dsn, 1, settings.pool_max, server_settings={"synchronous_commit": "off"}
+        )
         try:
             async with pool.acquire() as conn:
                 await migrate(conn)
                 node_id = await ensure_node_id(conn, settings.node_id)
             key = load_or_create(settings.data_dir / "node_key.pem")
-            state = NodeState(settings, pool, node_id, key, public_jwk_of(key))
+            state = NodeState(settings, pool, bookkeeping, node_id, key, public_jwk_of(key))
             app.state.node = state
             purge = asyncio.create_task(_housekeeping_forever(state))
             try:
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> Litestar:
             finally:
                 purge.cancel()
         finally:
+            await bookkeeping.close()
             await pool.close()
 
     return Litestar(

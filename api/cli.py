@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,30 +50,30 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     settings = _settings(args)
     with database(settings) as dsn:
-        # Workers are separate processes: they read their settings from the environment.
-        os.environ["DATABASE_URL"] = dsn
-        os.environ["REGISTRY_DATA_DIR"] = str(settings.data_dir)
-        if settings.node_id:
-            os.environ["REGISTRY_NODE_ID"] = settings.node_id
         asyncio.run(_migrate(dsn))
-        # uvicorn re-raises SIGTERM/SIGINT once it has shut down; with a handler of ours in
-        # place that becomes a clean exit, so the embedded PostgreSQL is stopped too.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, _exit_cleanly)
-        uvicorn.run(
-            "api.asgi:app_from_env", factory=True, host=args.host, port=args.port,
-            workers=args.workers, log_level="warning", access_log=False,
-            timeout_graceful_shutdown=10,
+        # The HTTP server runs as a child process so that this one outlives it whatever
+        # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
+        # their settings from the environment.
+        env = {**os.environ, "DATABASE_URL": dsn, "REGISTRY_DATA_DIR": str(settings.data_dir)}
+        if settings.node_id:
+            env["REGISTRY_NODE_ID"] = settings.node_id
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "uvicorn", "api.asgi:app_from_env", "--factory",
+             "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
+             "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "10"],
+            env=env,
         )
-    return 0
 
+        def forward(signum: int, frame: object) -> None:
+            server.send_signal(signum)
 
-def _exit_cleanly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, forward)
+        returncode = server.wait()
+    # Ended by the signal it was sent: that is the normal way to stop a node.
+    return 0 if returncode in (-signal.SIGTERM, -signal.SIGINT) else returncode
 
 
 async def _migrate(dsn: str) -> list[str]:

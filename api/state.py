@@ -17,6 +17,10 @@ from api.settings import Settings
 class NodeState:
     settings: Settings
     pool: asyncpg.Pool
+    # Connections with synchronous_commit off, for bookkeeping whose last few hundred ms
+    # may be lost in a crash without harm (spent nonces, rate counters): it spares every
+    # signed request a WAL flush.
+    bookkeeping_pool: asyncpg.Pool
     node_id: str
     node_key: Ed25519PrivateKey
     node_jwk: dict[str, Any]

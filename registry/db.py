@@ -18,11 +18,18 @@ async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _skip_session_reset(conn: Connection) -> None:
+    """Releases skip asyncpg's RESET ALL round trip: this code leaves no session state on a
+    pooled connection (SET LOCAL, transaction-scoped locks, LISTEN only on connections of
+    its own), and asyncpg still rolls back an open transaction and drops listeners."""
+
+
 async def create_pool(
     dsn: str, min_size: int = 2, max_size: int = 10, **kwargs: Any
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kwargs
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        reset=_skip_session_reset, **kwargs,
     )
     assert pool is not None
     return pool

@@ -102,5 +102,5 @@ class SignedRequestMiddleware(ASGIMiddleware):
 async def _spend_nonce(
     state: NodeState, iss: str, kid: str, jti: str, exp: int
 ) -> Standing | None:
-    async with state.pool.acquire() as conn:
+    async with state.bookkeeping_pool.acquire() as conn:
         return await spend_nonce(conn, iss, kid, jti, exp)

@@ -54,25 +54,29 @@ def log_data(member: Member) -> dict[str, Any]:
     return data
 
 
+# A member with its history and keys in one round trip.
+_GET_MEMBER = """
+SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaints,
+       m.status, m.created_at,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'status', h.status, 'reason', h.reason, 'at', h.at, 'by', h.by) ORDER BY h.n),
+                '[]')
+        FROM member_status_history h WHERE h.member_id = m.id) AS history,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                'kid', k.kid, 'jwk', k.jwk, 'added_at', k.added_at,
+                'revoked_at', k.revoked_at) ORDER BY k.added_at, k.kid), '[]')
+        FROM principal_keys k WHERE k.principal_id = m.id) AS keys
+FROM members m WHERE m.id = $1
+"""
+
+
 async def get_member(conn: Connection, member_id: str) -> Member:
-    row = await conn.fetchrow(_SELECT_MEMBER + " WHERE m.id = $1", member_id)
+    row = await conn.fetchrow(_GET_MEMBER, member_id)
     if row is None:
         raise NotFound(f"no member {member_id}")
     member = _member(row)
-    member.history = [
-        StatusEvent(r["status"], r["reason"], r["at"], r["by"])
-        for r in await conn.fetch(
-            "SELECT status, reason, at, by FROM member_status_history"
-            " WHERE member_id = $1 ORDER BY n", member_id,
-        )
-    ]
-    member.keys = [
-        PublicKey(r["kid"], r["jwk"], r["added_at"], r["revoked_at"])
-        for r in await conn.fetch(
-            "SELECT kid, jwk, added_at, revoked_at FROM principal_keys"
-            " WHERE principal_id = $1 ORDER BY added_at, kid", member_id,
-        )
-    ]
+    member.history = msgspec.convert(row["history"], list[StatusEvent])
+    member.keys = msgspec.convert(row["keys"], list[PublicKey])
     return member
 
 
