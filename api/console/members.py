@@ -84,7 +84,7 @@ async def member_status(
             await audit.record(db, session.operator_id, "member_status", "member", member_id,
                                {"from": before.status, "to": wanted, "reason": reason.strip()})
     except (Invalid, Conflict) as refused:
-        return await _member_page(request, db, member_id, error=refused.detail,
+        return await _member_page(request, db, member_id, error=refused.code,
                                   status_code=refused.status, reason=reason)
     return see_other(f"/console/members/{member_id}?changed=1")
 
