@@ -80,11 +80,13 @@ def signed_in(request: Request[Any, Any, Any]) -> ConsoleSession:
 
 
 def _sign_in_page(
-    request: Request[Any, Any, Any], *, failed: bool = False, status_code: int = 200
+    request: Request[Any, Any, Any], *, failed: bool = False, status_code: int = 200,
+    login: str = "", next_path: str | None = None,
 ) -> Response[Any]:
     token = secrets.token_urlsafe(32)
+    next_path = local_path(next_path or request.query_params.get("next"), PATH)
     response = page(request, "console/sign_in.html", status_code=status_code, signin_token=token,
-                    failed=failed, next=local_path(request.query_params.get("next"), PATH))
+                    failed=failed, next=next_path, login=login[:100])
     response.set_cookie(_cookie(request, SIGNIN_COOKIE, token, 600))
     return response
 
@@ -111,9 +113,11 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
         except credentials.SignInFailed as failure:
             await audit.record(conn, failure.operator_id, "sign_in_failed",
                                detail={"why": failure.why, "client": client})
-            return _sign_in_page(request, failed=True, status_code=401)
+            return _sign_in_page(request, failed=True, status_code=401,
+                                 login=fields["login"], next_path=fields["next"])
         except RateLimited:
-            return _sign_in_page(request, failed=True, status_code=429)
+            return _sign_in_page(request, failed=True, status_code=429,
+                                 login=fields["login"], next_path=fields["next"])
         lifetime = timedelta(hours=state.settings.console_session_hours)
         async with conn.transaction():
             await sessions.purge_ended(conn, _idle(request))
