@@ -17,7 +17,7 @@ from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS
-from api.routes import members, node
+from api.routes import blackmarket, collectors, members, node, risk
 from api.settings import Settings
 from api.state import NodeState
 from registry import db, ratelimit
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> Litestar:
                 node_id = await ensure_node_id(conn, settings.node_id)
             key = load_or_create(settings.data_dir / "node_key.pem")
             state = NodeState(settings, pool, bookkeeping, node_id, key, public_jwk_of(key))
+            collectors.subject_keys(state)  # made on first start; a bad key file fails here
             app.state.node = state
             purge = asyncio.create_task(_housekeeping_forever(state))
             try:
@@ -69,7 +70,12 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     return Litestar(
-        route_handlers=[*node.ROUTES, members.MemberController, *console.ROUTES],
+        route_handlers=[
+            *node.ROUTES, members.MemberController,
+            collectors.CollectorFilingController, collectors.CollectorCheckController,
+            blackmarket.BlackmarketController,
+            risk.RiskEventController, *console.ROUTES,
+        ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],

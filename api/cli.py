@@ -178,6 +178,15 @@ def _guarded(command: Command) -> Command:
     return run
 
 
+def cmd_collector_key_rotate(args: argparse.Namespace) -> int:
+    """A new collector-hash key version; running workers pick it up when restarted."""
+    from registry.collectors import subject_hash
+
+    version = subject_hash.rotate(_settings(args).data_dir / "secrets")
+    print(json.dumps({"hash_version": version}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="registry",
@@ -223,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     op_totp.set_defaults(totp=True)
     common(op_totp)
     op_totp.set_defaults(run=_guarded(cmd_operator_credentials))
+
+    collector_key = commands.add_parser("collector-key", help="the collector id-hash secret")
+    key_commands = collector_key.add_subparsers(dest="collector_key_command", required=True)
+    rotate = key_commands.add_parser("rotate", help="make the next key version (old ones stay)")
+    common(rotate)
+    rotate.set_defaults(run=cmd_collector_key_rotate)
     return parser
 
 

@@ -20,6 +20,10 @@ class Settings(msgspec.Struct, kw_only=True):
     # Holds the node's signing key and secrets: never inside the database.
     data_dir: Path = msgspec.field(default_factory=default_data_dir)
     public_rate_per_minute: int = 60
+    # Collector checks could enumerate id numbers: a per-member budget (API.md §7).
+    collector_checks_per_minute: int = 30
+    # Published collector filings stop matching this many years after publication.
+    collector_filing_years: int = 5
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
@@ -45,6 +49,9 @@ class Settings(msgspec.Struct, kw_only=True):
             "console_idle_minutes": int(env.get("REGISTRY_CONSOLE_IDLE_MINUTES", "15")),
             "console_secure_cookies":
                 env.get("REGISTRY_CONSOLE_SECURE_COOKIES", "1").lower() not in ("0", "false", "no"),
+            "collector_checks_per_minute": int(
+                env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
+            "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -11,13 +11,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from registry.blackmarket import store as blackmarket
+from registry.collectors import store as collectors
 from registry.db import Connection
 from registry.members import store as members
+from registry.risk import store as risk
 
 Applier = Callable[[Connection, str, str, dict[str, Any] | None], Awaitable[None]]
 
 APPLIERS: dict[str, Applier] = {
     members.RECORD_TYPE: members.apply_remote,
+    collectors.RECORD_TYPE: collectors.apply_remote,
+    blackmarket.GROUP: blackmarket.apply_remote_group,
+    blackmarket.SIGHTING: blackmarket.apply_remote_sighting,
+    risk.RECORD_TYPE: risk.apply_remote,
 }
 
 

@@ -1,0 +1,32 @@
+"""Risk-report deadlines (Article 24: within 48 hours of discovery), without a database."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from registry.errors import Invalid
+
+REPORT_WITHIN = timedelta(hours=48)
+# Clocks differ a little; a discovery a few minutes "ahead" of ours is not an error.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def due_at(discovered_at: datetime) -> datetime:
+    return discovered_at + REPORT_WITHIN
+
+
+def is_late(discovered_at: datetime, reported_at: datetime) -> bool:
+    """Late only when the report arrived after the deadline: exactly at it is on time."""
+    return reported_at > due_at(discovered_at)
+
+
+def check_discovery(discovered_at: datetime, now: datetime) -> None:
+    if discovered_at > now + CLOCK_SKEW:
+        raise Invalid.field("discovered_at", "in the future")
+
+
+def check_text(field: str, text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise Invalid.field(field, "required")
+    return text
