@@ -7,10 +7,9 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from api.console.session import signed_in
+from api.console.session import operator_actor, signed_in
 from api.console.web import page, see_other
 from api.deps import Db
-from registry.actors import Actor
 from registry.console import audit
 from registry.console.names import names_of
 from registry.db import Connection
@@ -76,7 +75,7 @@ async def member_status(
     form = await request.form()
     wanted = str(form.get("status") or "")
     reason = str(form.get("reason") or "")
-    actor = Actor(id=session.operator_id, role="operator", method="POST", path=request.url.path)
+    actor = operator_actor(request)
     try:
         async with db.transaction():
             before = await store.get_member(db, member_id)

@@ -11,8 +11,10 @@ from api.console.i18n import labeller
 from api.console.members import KINDS, STATUSES
 from api.console.web import lang_of, page
 from api.deps import Db
+from registry.collectors import stats as filing_stats
 from registry.console import audit
 from registry.members import stats
+from registry.risk import stats as risk_stats
 
 
 @get("/console", include_in_schema=False)
@@ -24,7 +26,17 @@ async def overview(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     member_chart = stacked_bars(
         [(label(kind), [(status, members[kind][status]) for status in STATUSES])
          for kind in KINDS])
-    return page(request, "console/overview.html", members=members, kinds=KINDS,
+    filing_counts = await filing_stats.count_by_status(db)
+    risk_counts = await risk_stats.count_late_and_on_time(db)
+    intel_chart = stacked_bars([
+        (label("collector_filings"),
+         [(s, filing_counts.get(s, 0)) for s in ("submitted", "published", "rejected",
+                                                  "revoked", "expired")]),
+        (label("risk_events"), [("late", risk_counts["late"]),
+                                ("on_time", risk_counts["on_time"])]),
+    ])
+    return page(request, "console/overview.html", filing_counts=filing_counts,
+                risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,
                 member_total=sum(counts.values()))
 

@@ -19,6 +19,7 @@ from litestar.datastructures import Cookie
 from api.console.web import CsrfRefused, NotSignedIn, local_path, page, see_other
 from api.state import node_state
 from registry import ratelimit
+from registry.actors import Actor
 from registry.console import audit, credentials, sessions
 from registry.console.sealing import load_or_create_key
 from registry.console.sessions import ConsoleSession
@@ -77,6 +78,13 @@ def signed_in(request: Request[Any, Any, Any]) -> ConsoleSession:
     if not isinstance(session, ConsoleSession):
         raise NotSignedIn
     return session
+
+
+def operator_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The signed-in operator as the registry's services know a principal."""
+    session = signed_in(request)
+    return Actor(id=session.operator_id, role="operator", method=request.method,
+                 path=request.url.path)
 
 
 def _sign_in_page(

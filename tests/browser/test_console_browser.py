@@ -12,6 +12,7 @@ from tests.browser.conftest import screenshot
 from tests.support.client import SignedClient
 from tests.support.console import ConsoleLogin, make_console_operator
 from tests.support.factories import admit_member
+from tests.support.people import filing_body, make_prc_id
 
 pytestmark = pytest.mark.browser
 
@@ -112,9 +113,30 @@ async def test_overview_shows_counts_and_a_chart(
         await admit_member(operator, kind)
     await _sign_in(page, staff, db)
     await page.get_by_role("img", name="各类成员的名单状态").wait_for()
-    counts = await page.locator("table.counts").inner_text()
+    counts = await page.locator("table.counts").first.inner_text()
     assert "电信运营商" in counts
     await screenshot(page, "overview")
     await page.goto("/console/audit")
     assert "变更成员状态" in await page.locator("main").inner_text()
     await screenshot(page, "audit")
+
+
+async def test_publish_a_collector_filing(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    agency = await admit_member(operator, "collection_agency")
+    filed = await agency.post("/v1/collector-filings", filing_body(make_prc_id()))
+    filing = filed.json()
+    await _sign_in(page, staff, db)
+    await page.get_by_role("link", name="催收员名单审核").click()
+    await screenshot(page, "filings-queue")
+    await page.locator(f'a[href="/console/filings/{filing["id"]}"]').click()
+    await page.get_by_label("发布（列入名单）").check()
+    await page.get_by_label("原因（必填）").fill("证据充分，予以发布")
+    await page.get_by_role("button", name="提交审核结果").click()
+    await page.get_by_role("status").wait_for()
+    assert await page.locator("#filing-status").inner_text() == "已发布"
+    assert "证据充分，予以发布" in await page.locator("#history").inner_text()
+    await screenshot(page, "filing-published")
+    stored = await operator.get(f"/v1/collector-filings/{filing['id']}")
+    assert stored.json()["status"] == "published"
