@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,21 +107,6 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(
     assert status == "pending"
 
 
-async def test_overview_shows_counts_and_a_chart(
-    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
-) -> None:
-    for kind in ("lender", "carrier", "collection_agency"):
-        await admit_member(operator, kind)
-    await _sign_in(page, staff, db)
-    await page.get_by_role("img", name="各类成员的名单状态").wait_for()
-    counts = await page.locator("table.counts").first.inner_text()
-    assert "电信运营商" in counts
-    await screenshot(page, "overview")
-    await page.goto("/console/audit")
-    assert "变更成员状态" in await page.locator("main").inner_text()
-    await screenshot(page, "audit")
-
-
 async def test_publish_a_collector_filing(
     page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
 ) -> None:
@@ -140,3 +126,44 @@ async def test_publish_a_collector_filing(
     await screenshot(page, "filing-published")
     stored = await operator.get(f"/v1/collector-filings/{filing['id']}")
     assert stored.json()["status"] == "published"
+
+
+async def test_late_risk_events_are_highlighted_and_groups_sorted_by_tlp(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    reporter = await admit_member(operator, "collection_agency")
+    now = datetime.now(UTC)
+    for summary, hours in (("按时报告：催收员与债务人冲突", 2), ("逾期报告：客户信息外泄", 70)):
+        sent = await reporter.post("/v1/risk-events", {
+            "category": "personal_data_breach" if hours > 48 else "violent_collection",
+            "discovered_at": (now - timedelta(hours=hours)).isoformat(), "summary": summary})
+        assert sent.status_code == 201, sent.text
+    grouped = await reporter.post("/v1/blackmarket/groups", {
+        "name": "某债务优化工作室", "category": "fake_debt_relief", "tlp": "green",
+        "indicators": [{"type": "wechat", "value": "debt_relief_2026"}]})
+    assert grouped.status_code == 201, grouped.text
+    await _sign_in(page, staff, db)
+    await page.get_by_role("link", name="风险事件", exact=True).click()
+    first = page.locator("#risk-events tbody tr").first
+    assert await first.get_attribute("class") == "late"
+    assert "逾期报告" in await first.inner_text()
+    await screenshot(page, "risk-events")
+    await page.get_by_role("link", name="黑产情报", exact=True).click()
+    green = page.locator("section[aria-labelledby=h-tlp-green]")
+    assert "某债务优化工作室" in await green.inner_text()
+    await screenshot(page, "blackmarket")
+
+
+async def test_overview_shows_counts_and_a_chart(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    for kind in ("lender", "carrier", "collection_agency"):
+        await admit_member(operator, kind)
+    await _sign_in(page, staff, db)
+    await page.get_by_role("img", name="各类成员的名单状态").wait_for()
+    counts = await page.locator("table.counts").first.inner_text()
+    assert "电信运营商" in counts
+    await screenshot(page, "overview")
+    await page.goto("/console/audit")
+    assert "变更成员状态" in await page.locator("main").inner_text()
+    await screenshot(page, "audit")
