@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -13,7 +10,7 @@ import msgspec
 from registry import changelog
 from registry.actors import Actor, record_evidence
 from registry.db import Connection
-from registry.errors import Conflict, Forbidden, Invalid, NotFound
+from registry.errors import Conflict, Forbidden, NotFound
 from registry.ids import new_id
 from registry.keys import public_jwk
 from registry.members import rules
@@ -27,6 +24,7 @@ from registry.members.model import (
     StatusChange,
     StatusEvent,
 )
+from registry.paging import decode_time_cursor, time_cursor
 
 RECORD_TYPE = "member"
 
@@ -183,25 +181,11 @@ async def revoke_key(conn: Connection, member_id: str, kid: str, actor: Actor) -
         await record_evidence(conn, actor, "member_key", f"{member_id}/{kid}")
 
 
-def _encode_cursor(created_at: datetime, member_id: str) -> str:
-    raw = msgspec.json.encode([created_at.isoformat(), member_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, member_id = msgspec.json.decode(raw, type=tuple[str, str])
-        return datetime.fromisoformat(at), member_id
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise Invalid.field("cursor", "not a cursor this registry issued") from exc
-
-
 async def list_members(
     conn: Connection, *, kind: str | None = None, status: str | None = None,
     q: str | None = None, cursor: str | None = None, limit: int = 50,
 ) -> MemberPage:
-    after_at, after_id = _decode_cursor(cursor) if cursor else (None, None)
+    after_at, after_id = decode_time_cursor(cursor)
     pattern = None
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -219,7 +203,7 @@ async def list_members(
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = _encode_cursor(last.created_at, last.id)
+        next_cursor = time_cursor(last.created_at, last.id)
     return MemberPage(items, next_cursor)
 
 
