@@ -26,7 +26,7 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
 
 
 @pytest.fixture(scope="module")
-async def csrf(
+async def csrf(  # signs the module's client in; xdist may run any test of it first
     client: AsyncTestClient[Any], db: asyncpg.Connection, data_dir: Path,
 ) -> str:
     staff: ConsoleLogin = await make_console_operator(db, data_dir)
@@ -63,7 +63,7 @@ async def test_publish_a_filing_then_revoke_it(
 
 
 async def test_late_risk_events_come_first_and_are_marked(
-    client: AsyncTestClient[Any], operator: SignedClient,
+    client: AsyncTestClient[Any], csrf: str, operator: SignedClient,
 ) -> None:
     reporter = await admit_member(operator, "lender")
     now = datetime.now(UTC)
@@ -81,7 +81,7 @@ async def test_late_risk_events_come_first_and_are_marked(
 
 
 async def test_blackmarket_groups_by_tlp(
-    client: AsyncTestClient[Any], operator: SignedClient,
+    client: AsyncTestClient[Any], csrf: str, operator: SignedClient,
 ) -> None:
     reporter = await admit_member(operator, "collection_agency")
     answer = await reporter.post("/v1/blackmarket/groups", {
