@@ -17,9 +17,20 @@ from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
 from api.problems import EXCEPTION_HANDLERS
-from api.routes import blackmarket, collectors, members, node, risk
+from api.routes import (
+    blackmarket,
+    collectors,
+    entrustments,
+    members,
+    node,
+    public,
+    resources,
+    risk,
+    trace,
+)
 from api.settings import Settings
 from api.state import NodeState
+from api.trace_state import WritesSeenByTrace, trace_lifespan
 from registry import db, ratelimit
 from registry.migrate import migrate
 from registry.node import ensure_node_id
@@ -74,14 +85,16 @@ def create_app(settings: Settings) -> Litestar:
             *node.ROUTES, members.MemberController,
             collectors.CollectorFilingController, collectors.CollectorCheckController,
             blackmarket.BlackmarketController,
-            risk.RiskEventController, *console.ROUTES,
+            risk.RiskEventController,
+            entrustments.EntrustmentController, resources.ResourceController,
+            trace.TraceController, public.PublicController, *console.ROUTES,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
-        middleware=[RequestLogMiddleware(), SignedRequestMiddleware()],
+        middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[node_lifespan],
+        lifespan=[node_lifespan, trace_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

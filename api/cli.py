@@ -60,9 +60,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.node_id:
             env["REGISTRY_NODE_ID"] = settings.node_id
         server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "uvicorn", "api.asgi:app_from_env", "--factory",
-             "--host", args.host, "--port", str(args.port), "--workers", str(args.workers),
-             "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "10"],
+            [sys.executable, "-m", "api.http_server", "--host", args.host,
+             "--port", str(args.port), "--workers", str(args.workers)],
             env=env,
         )
 

@@ -1,8 +1,12 @@
-"""Who may call what: plain guard functions that raise Forbidden (API.md §2, §4)."""
+"""Who may call what: plain guard functions that raise Forbidden (API.md §2, §4).
+
+Guards are coroutines although they never wait: Litestar runs a synchronous guard in a
+worker thread, which costs every request a thread hop per guard.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -11,7 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from registry.actors import Actor
 from registry.errors import Forbidden
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 READ_METHODS = frozenset({"GET", "HEAD"})
 # A POST that only reads (a batch trace, a collector check) sets this in its opt, so that
 # a suspended member may still make it.
@@ -25,7 +29,9 @@ def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     return user
 
 
-def standing(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def standing(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
     """Removed members may do nothing; suspended ones may only read."""
     user = connection.scope.get("user")
     if not isinstance(user, Actor) or user.role != "member":
@@ -38,7 +44,9 @@ def standing(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteH
         raise Forbidden("this member is suspended and may only read", code="member_suspended")
 
 
-def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def operator_only(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     if not actor_of(connection).is_operator:
         raise Forbidden("only association operators may do this")
 
@@ -46,7 +54,7 @@ def operator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
 def members_of_kind(*kinds: str, operators: bool = False) -> Guard:
     """A guard admitting members of the given kinds (and operators, if asked)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         actor = actor_of(connection)
         if operators and actor.is_operator:
             return
@@ -56,7 +64,7 @@ def members_of_kind(*kinds: str, operators: bool = False) -> Guard:
     return guard
 
 
-def member_or_operator(
+async def member_or_operator(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     if actor_of(connection).role not in ("member", "operator"):

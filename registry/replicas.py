@@ -14,8 +14,10 @@ from typing import Any
 from registry.blackmarket import store as blackmarket
 from registry.collectors import store as collectors
 from registry.db import Connection
+from registry.entrustments import store as entrustments
 from registry.members import store as members
 from registry.risk import store as risk
+from registry.trace import store as resources
 
 Applier = Callable[[Connection, str, str, dict[str, Any] | None], Awaitable[None]]
 
@@ -25,6 +27,10 @@ APPLIERS: dict[str, Applier] = {
     blackmarket.GROUP: blackmarket.apply_remote_group,
     blackmarket.SIGHTING: blackmarket.apply_remote_sighting,
     risk.RECORD_TYPE: risk.apply_remote,
+    entrustments.RECORD_TYPE: entrustments.apply_remote,
+    "resource": resources.apply_remote_resource,
+    "resource_confirmation": resources.apply_remote_confirmation,
+    "resource_filing": resources.apply_remote_filing,
 }
 
 

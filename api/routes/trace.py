@@ -1,0 +1,74 @@
+"""Trace lookups (API.md §6): one value by GET, up to 1000 by POST, answered from the
+worker's in-memory index without a database round trip."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from litestar import Controller, Response, get, post
+from litestar.enums import MediaType
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_200_OK
+
+from api.deps import Node
+from api.guards import READ_ONLY, member_or_operator
+from api.trace_state import trace_state
+from registry.errors import Invalid
+from registry.trace.model import (
+    EARLIEST,
+    LATEST,
+    MAX_BATCH,
+    TraceRequest,
+    TraceResult,
+    TraceResults,
+)
+
+
+def epoch_of(moment: datetime | None, field: str = "at") -> int:
+    if moment is None:
+        return int(time.time())
+    if moment.tzinfo is None:
+        raise Invalid.field(field, "a time needs its UTC offset")
+    if not EARLIEST <= moment <= LATEST:
+        raise Invalid.field(field, "a time between 1970 and 9998")
+    return int(moment.timestamp())
+
+
+def parse_at(text: str | None) -> int:
+    """`at` from a query string; a `+` sent unencoded arrives as a space and is restored."""
+    if text is None:
+        return int(time.time())
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "+"))
+    except ValueError as exc:
+        raise Invalid.field("at", "an RFC 3339 time such as 2026-11-28T09:30:00+08:00") from exc
+    return epoch_of(moment)
+
+
+class TraceController(Controller):
+    path = "/v1/trace"
+    tags = ["trace"]
+    guards = [member_or_operator]
+
+    @get("/{value:str}", operation_id="Trace")
+    async def trace_one(
+        self, node: Node, value: FromPath[str], at: FromQuery[str | None] = None
+    ) -> TraceResult:
+        trace = trace_state(node)
+        moment = parse_at(at)
+        await trace.feed.ensure_current()
+        return trace.answers.trace([value], moment)[0]
+
+    @post("/", operation_id="TraceBatch", status_code=HTTP_200_OK, opt={READ_ONLY: True})
+    async def trace_many(
+        self, node: Node, data: JSONBody[TraceRequest]
+    ) -> Response[TraceResults]:
+        if len(data.values) > MAX_BATCH:
+            raise Invalid.field("values", f"at most {MAX_BATCH} values")
+        trace = trace_state(node)
+        moment = epoch_of(data.at)
+        await trace.feed.ensure_current()
+        # Encoded by the index's answers themselves: a batch is carriers' bulk path.
+        return Response(trace.answers.trace_json(data.values, moment),  # type: ignore[arg-type]
+                        media_type=MediaType.JSON)

@@ -1,0 +1,149 @@
+"""Keeps a worker's trace index current from the node's change log (of every origin).
+
+The index is built by applying the log from the start, then tailed by per-origin seq: at
+once on a NOTIFY on channel `change_log`, and at least every second in case a notice was
+missed (peer entries stored by the feed consumer, a dropped listener). A write is visible
+to its writer's next trace at once: the worker that made it applies its own entries before
+answering, and publishes the seq in a file every worker of the node maps, so that any other
+worker that is behind it catches up before it answers a trace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import mmap
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+import structlog
+
+from registry.changelog import CHANNEL
+from registry.db import Connection
+from registry.trace.index import TYPES, TraceIndex
+
+log = structlog.get_logger("registry.trace.feed")
+POLL_SECONDS = 1.0
+PAGE = 20_000
+
+# Origins without a scan of the whole log: one index probe per origin.
+_ORIGINS = """
+WITH RECURSIVE o AS (
+    (SELECT origin FROM change_log ORDER BY origin LIMIT 1)
+    UNION ALL
+    SELECT (SELECT c.origin FROM change_log c WHERE c.origin > o.origin
+            ORDER BY c.origin LIMIT 1)
+    FROM o WHERE o.origin IS NOT NULL
+)
+SELECT origin FROM o WHERE origin IS NOT NULL
+"""
+_AFTER = """
+SELECT seq, type, record_id, CASE WHEN type = ANY($3::text[]) THEN data END AS data
+FROM change_log WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT $4
+"""
+_decode = msgspec.json.Decoder(dict[str, Any] | None)
+
+
+class SharedHead:
+    """The node's latest own seq, in a small file every worker of the node maps."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < 8:
+            os.ftruncate(self._fd, 8)
+        self._map = mmap.mmap(self._fd, 8)
+
+    def read(self) -> int:
+        value: int = struct.unpack_from("<q", self._map)[0]
+        return value
+
+    def publish(self, seq: int) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if seq > self.read():
+                struct.pack_into("<q", self._map, 0, seq)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
+
+
+class IndexFeed:
+    def __init__(self, pool: asyncpg.Pool, index: TraceIndex, node_id: str,
+                 head: SharedHead | None = None) -> None:
+        self.pool = pool
+        self.index = index
+        self.node_id = node_id
+        self.head = head
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+
+    async def _pull(self, conn: Connection, origin: str) -> int:
+        """Apply every entry of `origin` after the last one applied; returns how many."""
+        applied = 0
+        types = list(TYPES)
+        while True:
+            after = self.index.seqs.get(origin, 0)
+            rows = await conn.fetch(_AFTER, origin, after, types, PAGE)
+            apply = self.index.apply
+            for seq, type, record_id, data in rows:
+                try:
+                    apply(origin, seq, type, record_id,
+                          None if data is None else _decode.decode(data))
+                except Exception:
+                    # One malformed entry must not stop the index: skip it, loudly.
+                    log.error("trace_entry_skipped", origin=origin, seq=seq, type=type,
+                              exc_info=True)
+                    self.index.seqs[origin] = seq
+            applied += len(rows)
+            if len(rows) < PAGE:
+                return applied
+
+    async def catch_up(self, origin: str | None = None) -> int:
+        """Bring the index up to the log: of one origin, or of all of them."""
+        async with self._lock, self.pool.acquire() as conn:
+            origins = [origin] if origin else [r["origin"] for r in await conn.fetch(_ORIGINS)]
+            return sum([await self._pull(conn, o) for o in origins])
+
+    async def ensure_current(self) -> None:
+        """Before a trace: catch up when another worker has published a newer own seq."""
+        if self.head is not None and self.head.read() > self.index.seqs.get(self.node_id, 0):
+            await self.catch_up(self.node_id)
+
+    async def after_write(self) -> None:
+        """After this worker's write: apply it here and tell the other workers its seq."""
+        await self.catch_up(self.node_id)
+        if self.head is not None:
+            self.head.publish(self.index.seqs.get(self.node_id, 0))
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
+
+    async def run(self, dsn: str) -> None:
+        """Tail the log for ever: on every notice, and every POLL_SECONDS regardless."""
+        while True:
+            listener: asyncpg.Connection | None = None
+            try:
+                listener = await asyncpg.connect(dsn)
+                await listener.add_listener(CHANNEL, self._notified)
+                await self.catch_up()
+                while not listener.is_closed():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    self._wake.clear()
+                    await self.catch_up()
+            except Exception:
+                # Whatever went wrong, the tail must go on: reconnect and catch up.
+                log.warning("trace_feed_reconnecting", exc_info=True)
+                await asyncio.sleep(POLL_SECONDS)
+            finally:
+                if listener is not None and not listener.is_closed():
+                    await listener.close()

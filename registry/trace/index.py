@@ -1,0 +1,359 @@
+"""The in-memory trace index: every worker's (and a carrier mirror's) copy of what a trace
+decision needs, built and kept current by applying change-log entries of any origin.
+
+Entries of different origins may arrive in any order (a confirmation made on a finance
+node before the telecom node's supply has synced), so every apply commutes: references to
+records not yet seen allocate placeholders, and confirmations or filings of a resource not
+yet seen wait for it. Numbers are stored compactly: a voice number is an int key mapping to
+a slot; a slot holds an 8-byte hash of its resource id and the index of a shared, interned
+decision state (resources supplied together share one).
+
+A carrier's mirror uses it as the node's workers do: apply every verified change-log
+entry, `index.apply(origin, seq, type, id, data)`, then answer with
+`Answers(index, node_id).trace(values, at)` or decide one number with `index.check`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from array import array
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+from registry import phone
+from registry.trace.decision import (
+    FOREVER,
+    NOBODY,
+    Party,
+    Supply,
+    Term,
+    Verdict,
+    day_start,
+    decide,
+    epoch,
+)
+
+MEMBER = "member"
+RESOURCE = "resource"
+CONFIRMATION = "resource_confirmation"
+FILING = "resource_filing"
+ENTRUSTMENT = "entrustment"
+TYPES = (MEMBER, RESOURCE, CONFIRMATION, FILING, ENTRUSTMENT)
+_WITHDRAWN = 0  # state index of a resource whose record was deleted
+
+
+# Supplies made together log the same times: parse each once.
+_epoch = lru_cache(maxsize=4096)(epoch)
+_day_start = lru_cache(maxsize=4096)(day_start)
+
+
+def rid_hash(resource_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(resource_id.encode(), digest_size=8).digest(), "little")
+
+
+def confirmation_id(resource_id: str, member_id: str) -> str:
+    return f"rc:{resource_id}:{member_id}"
+
+
+def filing_id(resource_id: str, entrustment_id: str) -> str:
+    return f"rf:{resource_id}:{entrustment_id}"
+
+
+def _resource_of(record_id: str) -> str:
+    """The resource id inside a confirmation's or filing's id (`rc:<resource>:<other>`)."""
+    return record_id.split(":")[1] if record_id.count(":") == 2 else ""
+
+
+# What a traced value matched: (value as read, kind or None, state index, block or None);
+# state index 0 means nothing matched.
+Found = tuple[str, str | None, int, str | None]
+
+
+class TraceIndex:
+    def __init__(self) -> None:
+        self.parties: list[Party] = []
+        self._party_of: dict[str, int] = {}
+        self.terms: list[Term] = []
+        self._term_of: dict[str, int] = {}
+        # Interned decision states; index 0 stands for a withdrawn resource.
+        self.states: list[Supply | None] = [None]
+        self._state_of: dict[Supply, int] = {}
+        self._numbers: dict[int, int] = {}  # voice number (E.164 digits as int) -> slot
+        self._blocks: dict[str, int] = {}  # block prefix digits -> slot
+        self._block_lengths: list[int] = []  # longest first
+        self._codes: dict[str, int] = {}  # sms code -> slot
+        self._rid = array("Q")
+        self._state = array("I")
+        self._pending_confirmations: dict[int, int] = {}
+        self._pending_filings: dict[int, tuple[int, ...]] = {}
+        # Per origin, the last change-log seq applied.
+        self.seqs: dict[str, int] = {}
+        # Counts applied entries: what is derived from the index is valid for one version.
+        self.version = 0
+        # Verdicts by state for one moment; any applied change clears them.
+        self._verdicts: dict[int, Verdict] = {}
+        self._verdict_at = -1
+        self._appliers: dict[str, Callable[[str, dict[str, Any] | None], None]] = {
+            MEMBER: self._apply_member, RESOURCE: self._apply_resource,
+            CONFIRMATION: self._apply_confirmation, FILING: self._apply_filing,
+            ENTRUSTMENT: self._apply_entrustment,
+        }
+
+    # ---- applying change-log entries -------------------------------------------------
+
+    def apply(self, origin: str, seq: int, type: str, record_id: str,
+              data: dict[str, Any] | None) -> None:
+        """Apply one entry; entries of an origin already applied are skipped."""
+        if seq <= self.seqs.get(origin, 0):
+            return
+        self.version += 1
+        applier = self._appliers.get(type)
+        if applier is not None:
+            applier(record_id, data)
+            if self._verdicts:
+                self._verdicts.clear()
+        self.seqs[origin] = seq
+
+    def apply_all(self, entries: Iterable[tuple[str, int, str, str, dict[str, Any] | None]]
+                  ) -> None:
+        for origin, seq, type, record_id, data in entries:
+            self.apply(origin, seq, type, record_id, data)
+
+    def party(self, member_id: str) -> int:
+        index = self._party_of.get(member_id)
+        if index is None:
+            index = self._party_of[member_id] = len(self.parties)
+            self.parties.append(Party(member_id))
+        return index
+
+    def term(self, entrustment_id: str) -> int:
+        index = self._term_of.get(entrustment_id)
+        if index is None:
+            index = self._term_of[entrustment_id] = len(self.terms)
+            self.terms.append(Term(entrustment_id))
+        return index
+
+    def _intern(self, supply: Supply) -> int:
+        index = self._state_of.get(supply)
+        if index is None:
+            index = self._state_of[supply] = len(self.states)
+            self.states.append(supply)
+        return index
+
+    def _apply_member(self, member_id: str, data: dict[str, Any] | None) -> None:
+        index = self.party(member_id)
+        if data is None:
+            self.parties[index] = Party(member_id)
+            return
+        self.parties[index] = Party(member_id, data["kind"], data["name"], data["uscc"],
+                                    data["status"] == "active")
+
+    def _apply_entrustment(self, entrustment_id: str, data: dict[str, Any] | None) -> None:
+        index = self.term(entrustment_id)
+        if data is None:
+            self.terms[index] = Term(entrustment_id)
+            return
+        end = _day_start(data["ends_on"], next_day=True)
+        if data.get("ended_at"):
+            end = min(end, epoch(data["ended_at"], FOREVER))
+        parent = data.get("parent_id")
+        self.terms[index] = Term(
+            entrustment_id, self.party(data["lender_id"]), self.party(data["agency_id"]),
+            _day_start(data["starts_on"]), end, self.term(parent) if parent else NOBODY,
+        )
+
+    def _table(self, kind: str) -> dict[Any, int]:
+        if kind == "voice":
+            return self._numbers
+        if kind == "voice_block":
+            return self._blocks
+        return self._codes
+
+    @staticmethod
+    def _key(kind: str, value: str) -> int | str:
+        if kind == "voice":
+            return int(value)
+        return value[1:] if kind == "voice_block" else value
+
+    def _slot_of(self, kind: str, value: str, resource_id: str) -> int | None:
+        """The slot holding this very resource (not merely another supply of its value)."""
+        slot = self._table(kind).get(self._key(kind, value))
+        if slot is None or self._rid[slot] != rid_hash(resource_id):
+            return None
+        return slot
+
+    def _find_by_id(self, resource_id: str) -> int | None:
+        try:
+            return self._rid.index(rid_hash(resource_id))
+        except ValueError:
+            return None
+
+    def _apply_resource(self, resource_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            slot = self._find_by_id(resource_id)
+            if slot is not None:
+                self._state[slot] = _WITHDRAWN
+            return
+        kind, value = data["kind"], data["value"]
+        digest = rid_hash(resource_id)
+        table, key = self._table(kind), self._key(kind, value)
+        supply = Supply(
+            kind, self.party(data["supplier_id"]), self.party(data["assignee_id"]),
+            _epoch(data["valid_from"], 0), _epoch(data.get("valid_to"), FOREVER),
+        )
+        slot = table.get(key)
+        if slot is not None and self._rid[slot] == digest:
+            old = self.states[self._state[slot]]
+            if old is not None:
+                supply = Supply(supply.kind, supply.supplier, supply.user, supply.valid_from,
+                                supply.valid_to, old.confirmed_by, old.filings)
+            self._state[slot] = self._intern(supply)
+            return
+        if slot is not None:
+            current = self.states[self._state[slot]]
+            # Two supplies of one value (a later one after the first expired): the later wins.
+            if current is not None and current.valid_from > supply.valid_from:
+                return
+        supply = Supply(supply.kind, supply.supplier, supply.user, supply.valid_from,
+                        supply.valid_to, self._pending_confirmations.pop(digest, NOBODY),
+                        self._pending_filings.pop(digest, ()))
+        if slot is None:
+            slot = table[key] = len(self._rid)
+            self._rid.append(digest)
+            self._state.append(self._intern(supply))
+        else:
+            self._rid[slot] = digest
+            self._state[slot] = self._intern(supply)
+        if kind == "voice_block" and len(key) not in self._block_lengths:  # type: ignore[arg-type]
+            self._block_lengths = sorted({*self._block_lengths, len(key)}, reverse=True)  # type: ignore[arg-type]
+
+    def _change(self, slot: int, **fields: Any) -> None:
+        old = self.states[self._state[slot]]
+        if old is not None:
+            self._state[slot] = self._intern(msgspec.structs.replace(old, **fields))
+
+    def _apply_confirmation(self, record_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            slot = self._find_by_id(_resource_of(record_id))
+            if slot is not None:
+                self._change(slot, confirmed_by=NOBODY)
+            self._pending_confirmations.pop(rid_hash(_resource_of(record_id)), None)
+            return
+        member = self.party(data["member_id"])
+        slot = self._slot_of(data["kind"], data["value"], data["resource_id"])
+        if slot is None:
+            self._pending_confirmations[rid_hash(data["resource_id"])] = member
+        else:
+            self._change(slot, confirmed_by=member)
+
+    def _apply_filing(self, record_id: str, data: dict[str, Any] | None) -> None:
+        if data is None:
+            parts = record_id.split(":")
+            if len(parts) != 3:
+                return
+            term = self.term(parts[2])
+            slot = self._find_by_id(parts[1])
+            if slot is not None:
+                old = self.states[self._state[slot]]
+                if old is not None:
+                    self._change(slot, filings=tuple(t for t in old.filings if t != term))
+            return
+        term = self.term(data["entrustment_id"])
+        slot = self._slot_of(data["kind"], data["value"], data["resource_id"])
+        if slot is None:
+            digest = rid_hash(data["resource_id"])
+            waiting = self._pending_filings.get(digest, ())
+            self._pending_filings[digest] = tuple(sorted({*waiting, term}))
+            return
+        old = self.states[self._state[slot]]
+        if old is not None and term not in old.filings:
+            self._change(slot, filings=tuple(sorted({*old.filings, term})))
+
+    # ---- looking up ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._rid)
+
+    def find(self, text: str) -> Found:
+        """Read `text` as an SMS code or a voice number and find what it matches."""
+        if len(text) > phone.MAX_INPUT:
+            return (text, None, _WITHDRAWN, None)
+        if text[:1] == "+" and text[1:].isdigit() and text.isascii():
+            return self._voice(text)
+        if text.isdigit() and text.isascii():
+            slot = self._codes.get(text)
+            if slot is not None:
+                return (text, "sms_code", self._state[slot], None)
+        try:
+            number = phone.e164(text, strict=False)
+        except phone.NotANumber:
+            if text.isdigit() and text.isascii():
+                return (text, "sms_code", _WITHDRAWN, None)
+            return (text, None, _WITHDRAWN, None)
+        return self._voice(number)
+
+    def find_all(self, texts: Iterable[str]) -> list[Found]:
+        """find() for many values, with E.164 input that is registered decided inline."""
+        numbers, states, find = self._numbers, self._state, self.find
+        found: list[Found] = []
+        for text in texts:
+            if text[:1] == "+" and text.isascii() and text[1:].isdigit() and len(text) < 20:
+                slot = numbers.get(int(text))
+                if slot is not None:
+                    found.append((text, "voice", states[slot], None))
+                    continue
+            found.append(find(text))
+        return found
+
+    def _voice(self, number: str) -> Found:
+        slot = self._numbers.get(int(number))
+        if slot is not None:
+            return (number, "voice", self._state[slot], None)
+        digits = number[1:]
+        for length in self._block_lengths:
+            if length <= len(digits):
+                slot = self._blocks.get(digits[:length])
+                if slot is not None and self._state[slot] != _WITHDRAWN:
+                    return (number, "voice", self._state[slot], "+" + digits[:length])
+        return (number, "voice", _WITHDRAWN, None)
+
+    def verdict(self, state: int, at: int) -> Verdict:
+        """The decision for a state at `at`; memoised, since resources share states."""
+        if at != self._verdict_at:
+            self._verdicts.clear()
+            self._verdict_at = at
+        verdict = self._verdicts.get(state)
+        if verdict is None:
+            verdict = self._verdicts[state] = (
+                decide(self.states[state], at, self.parties, self.terms))
+        return verdict
+
+    def check(self, number: str, at: int) -> str | None:
+        """The fast path for an E.164 number: the reason it is not traceable, or None."""
+        slot = self._numbers.get(int(number))
+        state = self._state[slot] if slot is not None else self._voice(number)[2]
+        if at == self._verdict_at:
+            known = self._verdicts.get(state)
+            if known is not None:
+                return known.reason
+        return self.verdict(state, at).reason
+
+    def checker(self) -> Callable[[str, int], str | None]:
+        """check() as a closure over the index's tables, for a mirror's hot loop."""
+        numbers, states, verdicts, verdict = self._numbers, self._state, self._verdicts, (
+            self.verdict)
+        voice = self._voice
+
+        def check(number: str, at: int) -> str | None:
+            slot = numbers.get(int(number))
+            state = states[slot] if slot is not None else voice(number)[2]
+            if at == self._verdict_at:
+                known = verdicts.get(state)
+                if known is not None:
+                    return known.reason
+            return verdict(state, at).reason
+
+        return check
