@@ -42,6 +42,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "unconfirmed": ("使用方未确认", "Not confirmed by its user"),
     "user_inactive": ("使用方不在册", "User not active"),
     "no_principal": ("无委托方", "No principal"),
+    "traceable": ("可追溯", "Traceable"),
+    "not_traceable": ("不可追溯", "Not traceable"),
     # Collector filings, black-market groups, risk events (API.md §7).
     "submitted": ("待审核", "Awaiting review"),
     "published": ("已发布", "Published"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, get
@@ -10,15 +12,31 @@ from api.console.charts import stacked_bars
 from api.console.i18n import labeller
 from api.console.members import KINDS, STATUSES
 from api.console.web import lang_of, page
-from api.deps import Db
+from api.deps import Db, Node
+from api.state import NodeState
+from api.trace_state import trace_state
 from registry.collectors import stats as filing_stats
 from registry.console import audit
 from registry.members import stats
 from registry.risk import stats as risk_stats
 
 
+async def _resources_panel(node: NodeState, label: Callable[[Any], str]) -> dict[str, Any]:
+    """Resources by the trace decision of now: traceable, or the first link that fails."""
+    trace = trace_state(node)
+    await trace.feed.ensure_current()
+    tally = trace.index.tally(int(time.time()))
+    traceable = tally.pop(None, 0)
+    failing = sorted(((str(reason), n) for reason, n in tally.items()), key=lambda x: -x[1])
+    chart = stacked_bars([
+        (label("traceable"), [("traceable", traceable)]),
+        (label("not_traceable"), [("not_traceable", sum(n for _, n in failing))]),
+    ])
+    return {"traceable": traceable, "failing": failing, "chart": chart}
+
+
 @get("/console", include_in_schema=False)
-async def overview(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Response[Any]:
     label = labeller(lang_of(request))
     counts = await stats.count_by_kind_and_status(db)
     members = {kind: {status: counts.get((kind, status), 0) for status in STATUSES}
@@ -38,7 +56,8 @@ async def overview(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     return page(request, "console/overview.html", filing_counts=filing_counts,
                 risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,
-                member_total=sum(counts.values()))
+                member_total=sum(counts.values()),
+                resources=await _resources_panel(node, label))
 
 
 @get("/console/audit", include_in_schema=False)

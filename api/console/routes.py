@@ -10,7 +10,7 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import Cookie
 from litestar.static_files import create_static_files_router
 
-from api.console import i18n, members, overview, queues, session
+from api.console import i18n, members, overview, public, queues, session
 from api.console.web import (
     EXCEPTION_HANDLERS,
     NO_STORE,
@@ -35,7 +35,8 @@ CONSOLE = Router(
     response_headers=[*SECURITY_HEADERS, *NO_STORE], include_in_schema=False,
 )
 PUBLIC = Router(
-    path="/", route_handlers=[choose_language], exception_handlers=EXCEPTION_HANDLERS,
+    path="/", route_handlers=[choose_language, *public.ROUTES],
+    exception_handlers=EXCEPTION_HANDLERS,
     response_headers=SECURITY_HEADERS, include_in_schema=False,
 )
 STATIC = create_static_files_router(

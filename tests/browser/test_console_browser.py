@@ -14,6 +14,7 @@ from tests.support.client import SignedClient
 from tests.support.console import ConsoleLogin, make_console_operator
 from tests.support.factories import admit_member
 from tests.support.people import filing_body, make_prc_id
+from tests.support.whitelist import cast, traceable_number
 
 pytestmark = pytest.mark.browser
 
@@ -152,6 +153,20 @@ async def test_late_risk_events_are_highlighted_and_groups_sorted_by_tlp(
     green = page.locator("section[aria-labelledby=h-tlp-green]")
     assert "某债务优化工作室" in await green.inner_text()
     await screenshot(page, "blackmarket")
+
+
+async def test_member_page_shows_entrustments_and_resources(
+    page: Any, staff: ConsoleLogin, db: asyncpg.Connection, operator: SignedClient,
+) -> None:
+    c = await cast(operator)
+    await traceable_number(c, "+8613800138021")
+    await _sign_in(page, staff, db)
+    await page.goto(f"/console/members/{c.agency.id}")
+    resources = await page.locator("section[aria-labelledby=h-resources]").inner_text()
+    assert "+8613800138021" in resources
+    assert "可追溯" in resources
+    assert await page.locator("section[aria-labelledby=h-entrustments] tbody tr").count() == 1
+    await screenshot(page, "member-with-resources")
 
 
 async def test_overview_shows_counts_and_a_chart(
