@@ -52,7 +52,7 @@ async def _member_page(
     member = await store.get_member(db, member_id)
     return page(
         request, "console/member.html", status_code=status_code, member=member,
-        next_statuses=sorted(rules.TRANSITIONS.get(member.status, ())),
+        next_statuses=[s for s in STATUSES if s in rules.TRANSITIONS.get(member.status, ())],
         has_subtypes=member.kind in SUBTYPES, error=error, reason=reason,
         changed=request.query_params.get("changed") == "1",
         audit_trail=await audit.recent(db, target_type="member", target_id=member_id),

@@ -100,6 +100,7 @@ async def test_a_form_posted_without_its_csrf_token_is_refused(
     await page.goto(f"/console/members/{member.id}")
     # What a forged cross-site form would send: the same fields, no synchronizer token.
     await page.locator('input[name="csrf"]').evaluate_all("els => els.forEach(e => e.remove())")
+    await page.get_by_label("准入（在册）").check()
     await page.get_by_label("原因（必填）").fill("伪造的请求")
     async with page.expect_response(f"**/console/members/{member.id}/status") as posted:
         await page.get_by_role("button", name="确认变更").click()
