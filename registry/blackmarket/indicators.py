@@ -12,10 +12,9 @@ import re
 import unicodedata
 from urllib.parse import urlsplit, urlunsplit
 
-import phonenumbers
-
 from registry.blackmarket.model import Indicator
 from registry.errors import FieldError, Invalid
+from registry.phone import NotANumber, e164
 
 MAX_VALUE = 2048
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -28,16 +27,12 @@ class IndicatorProblem(ValueError):
     """Why a value is not an indicator of its type (never repeats the value)."""
 
 
-# TODO(merge): use registry.phone.normalize_phone once the trace branch lands it.
 def normalize_phone(text: str) -> str:
-    """E.164, reading national numbers as Chinese: 13800138000 -> +8613800138000."""
+    """E.164 as in the whitelist (national numbers read as Chinese)."""
     try:
-        number = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException as exc:
+        return e164(text, strict=False)
+    except NotANumber as exc:
         raise IndicatorProblem("not a phone number") from exc
-    if not phonenumbers.is_possible_number(number):
-        raise IndicatorProblem("not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _domain(text: str) -> str:
