@@ -208,6 +208,13 @@ async def test_an_idle_session_ends(
     assert await db.fetchval("SELECT count(*) FROM console_sessions") == 0
 
 
+async def test_a_session_ends_at_its_absolute_lifetime_however_busy(
+    client: AsyncTestClient[Any], signed_in: str, db: asyncpg.Connection,
+) -> None:
+    await db.execute("UPDATE console_sessions SET expires_at = now() - interval '1 second'")
+    assert (await client.get("/console")).status_code == 303
+
+
 async def test_sign_out_ends_the_session(
     client: AsyncTestClient[Any], signed_in: str, db: asyncpg.Connection,
 ) -> None:
