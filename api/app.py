@@ -26,6 +26,7 @@ from api.routes import (
     public,
     resources,
     risk,
+    sync,
     trace,
 )
 from api.settings import Settings
@@ -87,14 +88,15 @@ def create_app(settings: Settings) -> Litestar:
             blackmarket.BlackmarketController,
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
-            trace.TraceController, public.PublicController, *console.ROUTES,
+            trace.TraceController, public.PublicController,
+            *sync.ROUTES, *console.ROUTES,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[node_lifespan, trace_lifespan],
+        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

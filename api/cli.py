@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from api import cli_sync
 from api.settings import Settings
 from registry import db
 from registry.console import credentials
@@ -237,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = key_commands.add_parser("rotate", help="make the next key version (old ones stay)")
     common(rotate)
     rotate.set_defaults(run=cmd_collector_key_rotate)
+
+    def with_database(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
+        return database(_settings(args))
+
+    cli_sync.add_commands(commands, common, with_database)
     return parser
 
 

@@ -27,6 +27,10 @@ class Settings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
+    # Federation: pull from peers in the background, pausing this long after a short page.
+    sync_enabled: bool = True
+    sync_interval: float = 1.0
+    sync_page_limit: int = 5000
     # The operator console (api/console): sessions end after this long idle, or this old.
     console_idle_minutes: int = 15
     console_session_hours: int = 12
@@ -46,6 +50,9 @@ class Settings(msgspec.Struct, kw_only=True):
             "node_id": env.get("REGISTRY_NODE_ID") or None,
             "data_dir": default_data_dir(),
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
+            "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
+            "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
+            "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "5000")),
             "console_idle_minutes": int(env.get("REGISTRY_CONSOLE_IDLE_MINUTES", "15")),
             "console_secure_cookies":
                 env.get("REGISTRY_CONSOLE_SECURE_COOKIES", "1").lower() not in ("0", "false", "no"),

@@ -8,7 +8,7 @@ entry commit together or not at all. The chain is
 
 where `entry` holds seq, origin, type, id, op and data_hash (not data, not prev, not
 hash), so an entry can travel without its data and the chain still verifies. The first
-entry's prev is 64 zeros.
+entry's prev is 64 zeros. The byte-exact specification is docs/change-log.md.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from registry.canonical import canonical, sha256_hex
+from registry.canonical import canonical, check_loggable, sha256_hex
 from registry.db import Connection
 
 GENESIS = "0" * 64
@@ -26,6 +26,7 @@ CHANNEL = "change_log"
 # Appends take this transaction-scoped lock so that seq and prev are read and written
 # by one writer at a time; writes are rare next to reads, so the queue stays short.
 _APPEND_LOCK = 0x4348_4149  # "CHAI"
+OPS = frozenset({"upsert", "delete"})
 
 
 class Change(msgspec.Struct, frozen=True):
@@ -49,6 +50,22 @@ class Entry(msgspec.Struct, frozen=True):
     hash: str
 
 
+class _HashedFields(msgspec.Struct, frozen=True):
+    """The members of an entry that its hash covers, declared in canonical (sorted) order:
+    msgspec writes a Struct's fields in declaration order, so its JSON is canonical(...)
+    of the same dict, made without building and sorting one."""
+
+    data_hash: str
+    id: str
+    op: str
+    origin: str
+    seq: int
+    type: str
+
+
+_fields_encoder = msgspec.json.Encoder()
+
+
 def data_hash(data: dict[str, Any] | None) -> str:
     return sha256_hex(canonical(data))
 
@@ -56,9 +73,7 @@ def data_hash(data: dict[str, Any] | None) -> str:
 def entry_hash(
     *, prev: str, seq: int, origin: str, type: str, id: str, op: str, data_hash: str
 ) -> str:
-    body = canonical(
-        {"seq": seq, "origin": origin, "type": type, "id": id, "op": op, "data_hash": data_hash}
-    )
+    body = _fields_encoder.encode(_HashedFields(data_hash, id, op, origin, seq, type))
     return sha256_hex(bytes.fromhex(prev) + body)
 
 
@@ -68,6 +83,9 @@ def chain(origin: str, after_seq: int, after_hash: str, changes: Sequence[Change
     prev, seq = after_hash, after_seq
     for change in changes:
         seq += 1
+        if change.op not in OPS or (change.op == "delete") != (change.data is None):
+            raise ValueError(f"{change.type} {change.id}: op {change.op!r} does not fit its data")
+        check_loggable(change.data)
         digest = data_hash(change.data)
         link = entry_hash(
             prev=prev, seq=seq, origin=origin, type=change.type, id=change.id,
@@ -100,8 +118,13 @@ async def append(conn: Connection, changes: Sequence[Change]) -> list[Entry]:
     after_seq, after_hash = (head["seq"], head["hash"]) if head else (0, GENESIS)
     entries = chain(origin, after_seq, after_hash, changes)
     await store(conn, entries)
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{origin} {entries[-1].seq}")
+    await notify(conn, origin, entries[-1].seq)
     return entries
+
+
+async def notify(conn: Connection, origin: str, seq: int) -> None:
+    """Tell every listener (trace indexes, feed waiters) at commit that `origin` reached `seq`."""
+    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{origin} {seq}")
 
 
 async def store(conn: Connection, entries: Sequence[Entry]) -> None:

@@ -1,4 +1,4 @@
-"""Principals that sign requests (members, operators) and the lookup of their keys."""
+"""Principals that sign requests (members, operators, peer nodes) and the lookup of their keys."""
 
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ class SigningKey(msgspec.Struct, frozen=True):
 _FIND_KEY = """
 SELECT k.principal_id, k.jwk, k.revoked_at,
        CASE WHEN m.id IS NOT NULL THEN 'member'
-            WHEN o.id IS NOT NULL THEN 'operator' END AS role,
+            WHEN o.id IS NOT NULL THEN 'operator'
+            WHEN p.node_id IS NOT NULL THEN 'node' END AS role,
        m.kind AS member_kind, m.status
 FROM principal_keys k
 LEFT JOIN members m ON m.id = k.principal_id
 LEFT JOIN operators o ON o.id = k.principal_id
+LEFT JOIN peers p ON p.node_id = k.principal_id
 WHERE k.principal_id = $1 AND k.kid = $2
 """
 

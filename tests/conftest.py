@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,14 @@ async def databases(admin_dsn: str) -> AsyncIterator[TemplateDatabases]:
 @pytest.fixture(scope="module")
 async def database_url(databases: TemplateDatabases) -> str:
     return await databases.clone()
+
+
+@pytest.fixture
+def own_tmp() -> Iterator[Path]:
+    """A temporary directory of this test's own, outside pytest's shared basetemp, whose
+    rotation by other pytest runs on the machine must not touch a running PostgreSQL."""
+    with tempfile.TemporaryDirectory(prefix="registry-test-") as tmp:
+        yield Path(tmp)
 
 
 @pytest.fixture(scope="module")

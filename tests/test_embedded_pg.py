@@ -47,8 +47,8 @@ def _wait_dead(pid: int) -> None:
     pytest.fail(f"postmaster {pid} did not die")
 
 
-def test_start_query_stop_and_restart_keep_data(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
+def test_start_query_stop_and_restart_keep_data(own_tmp: Path) -> None:
+    data_dir = own_tmp / "pg"
     pg = EmbeddedPostgres(data_dir)
     dsn = pg.start()
     try:
@@ -71,8 +71,8 @@ def test_start_query_stop_and_restart_keep_data(tmp_path: Path) -> None:
     assert (data_dir / "postgres.log").stat().st_size > 0
 
 
-def test_start_recovers_from_killed_server_and_recycled_pid(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
+def test_start_recovers_from_killed_server_and_recycled_pid(own_tmp: Path) -> None:
+    data_dir = own_tmp / "pg"
     pg = EmbeddedPostgres(data_dir)
     _query(pg.start(), "CREATE TABLE kept (v int)", "INSERT INTO kept VALUES (7)", "SELECT 1")
     pid = _postmaster_pid(data_dir)
@@ -95,8 +95,8 @@ def test_start_recovers_from_killed_server_and_recycled_pid(tmp_path: Path) -> N
         pg.stop()
 
 
-def test_refuses_a_directory_that_is_not_a_cluster(tmp_path: Path) -> None:
-    data_dir = tmp_path / "pg"
+def test_refuses_a_directory_that_is_not_a_cluster(own_tmp: Path) -> None:
+    data_dir = own_tmp / "pg"
     data_dir.mkdir()
     (data_dir / "notes.txt").write_text("mine")
     with pytest.raises(EmbeddedPostgresError, match="neither empty nor"):
@@ -104,13 +104,13 @@ def test_refuses_a_directory_that_is_not_a_cluster(tmp_path: Path) -> None:
     assert (data_dir / "notes.txt").stat().st_uid == os.getuid()
 
 
-def test_start_failure_names_the_cause(tmp_path: Path) -> None:
+def test_start_failure_names_the_cause(own_tmp: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(EmbeddedPostgresError, match=r"failed to start(.|\n)*could not"):
-            EmbeddedPostgres(tmp_path / "pg", port=port).start()
+            EmbeddedPostgres(own_tmp / "pg", port=port).start()
 
 
 def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -41,10 +41,10 @@ def _env() -> dict[str, str]:
 
 
 @pytest.fixture
-def served_node(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def served_node(own_tmp: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port()
-    data_dir = tmp_path / "node"
-    log_path = tmp_path / "serve.log"
+    data_dir = own_tmp / "node"
+    log_path = own_tmp / "serve.log"
     log = log_path.open("wb")
     server = subprocess.Popen(
         _registry("serve", "--port", str(port), "--node-id", "node-embedded", data_dir=data_dir),
@@ -103,9 +103,9 @@ def test_serve_runs_on_embedded_postgres_and_answers_a_signed_request(
     assert (data_dir / "pg" / "PG_VERSION").exists()
 
 
-def test_serve_stops_its_embedded_postgres_on_exit(tmp_path: Path) -> None:
+def test_serve_stops_its_embedded_postgres_on_exit(own_tmp: Path) -> None:
     port = _free_port()
-    data_dir = tmp_path / "node"
+    data_dir = own_tmp / "node"
     server = subprocess.Popen(_registry("serve", "--port", str(port), data_dir=data_dir),
                               env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

@@ -114,13 +114,28 @@ class IndexFeed:
             return sum([await self._pull(conn, o) for o in origins])
 
     async def ensure_current(self) -> None:
-        """Before a trace: catch up when another worker has published a newer own seq."""
+        """Before a trace: catch up when another worker has published a newer own seq.
+
+        Should the database be out of reach, the trace is still answered from the index
+        (its checkpoint says how current it is) rather than failed.
+        """
         if self.head is not None and self.head.read() > self.index.seqs.get(self.node_id, 0):
-            await self.catch_up(self.node_id)
+            try:
+                await self.catch_up(self.node_id)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("trace_catch_up_failed", exc_info=True)
 
     async def after_write(self) -> None:
-        """After this worker's write: apply it here and tell the other workers its seq."""
-        await self.catch_up(self.node_id)
+        """After this worker's write: apply it here and tell the other workers its seq.
+
+        The write has committed whatever happens here; a failure only delays its
+        visibility until the tail catches up.
+        """
+        try:
+            await self.catch_up(self.node_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            log.warning("trace_catch_up_failed", exc_info=True)
+            return
         if self.head is not None:
             self.head.publish(self.index.seqs.get(self.node_id, 0))
 

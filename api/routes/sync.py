@@ -1,0 +1,107 @@
+"""Federation over HTTP (API.md §8): the change feed, origins held, sync status, metrics.
+
+The feed is read by peer nodes (their node key, full data of the types their policy
+lists), by members (a carrier mirror: trace records only) and by operators (all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+from litestar import Controller, Litestar, MediaType, Response, get, post
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from api.deps import CurrentActor, Db, Node
+from api.guards import operator_only
+from api.state import NodeState
+from registry.actors import Actor
+from registry.db import Connection
+from registry.errors import Forbidden
+from sync import feed, peers
+from sync.puller import NodeIdentity, PullSettings, run_puller
+from sync.status import SyncStatus, metrics_text, sync_status
+from sync.wire import Heads
+
+
+async def _send_types(
+    conn: Connection, node: NodeState, actor: Actor, origin: str
+) -> frozenset[str] | None:
+    """What this reader receives in full (None: everything); refuses what it may not read."""
+    if actor.role == "node":
+        if origin != node.node_id:
+            raise Forbidden("a peer pulls each origin from that origin's own node")
+        return (await peers.get_peer(conn, actor.id)).send_types
+    if actor.role == "member":
+        return peers.MEMBER_TYPES
+    return None
+
+
+class SyncController(Controller):
+    path = "/v1/sync"
+    tags = ["federation"]
+
+    @get("/changes", operation_id="SyncChanges")
+    async def changes(
+        self, db: Db, node: Node, actor: CurrentActor,
+        after: Annotated[int, QueryParameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=feed.MAX_LIMIT)] = 1000,
+        origin: FromQuery[str | None] = None,
+    ) -> Response[bytes]:
+        chain = origin or node.node_id
+        send_types = await _send_types(db, node, actor, chain)
+        if chain != node.node_id:
+            await peers.get_peer(db, chain)  # 404 for an origin this node does not hold
+        body = await feed.read_page(
+            db, node_id=node.node_id, node_key=node.node_key, kid=node.node_jwk["kid"],
+            origin=chain, after=after, limit=limit, send_types=send_types)
+        return Response(body, media_type=MediaType.JSON)
+
+    @get("/heads", operation_id="SyncHeads")
+    async def heads(self, db: Db, node: Node) -> Heads:
+        return await feed.origins(db, node.node_id)
+
+    @get("/status", operation_id="SyncStatus", guards=[operator_only])
+    async def status(self, db: Db, node: Node) -> SyncStatus:
+        return await sync_status(db, node.node_id)
+
+    @post("/peers/{peer_id:str}/resume", operation_id="ResumePeer", guards=[operator_only],
+          status_code=200)
+    async def resume(self, db: Db, peer_id: FromPath[str]) -> dict[str, str]:
+        await peers.clear_fault(db, peer_id)
+        return {"peer": peer_id, "status": "resumed"}
+
+
+@get("/metrics", operation_id="Metrics", tags=["node"], media_type=MediaType.TEXT)
+async def metrics(db: Db, node: Node) -> str:
+    return metrics_text(await sync_status(db, node.node_id))
+
+
+ROUTES: list[type[Controller] | HTTPRouteHandler] = [SyncController, metrics]
+
+
+@contextlib.asynccontextmanager
+async def puller_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+    """Pull from every peer in the background while the node runs (one worker pulls)."""
+    state: NodeState = app.state.node
+    settings = state.settings
+    if not settings.sync_enabled:
+        yield
+        return
+    me = NodeIdentity(state.node_id, state.node_key, state.node_jwk["kid"])
+    # New peers are noticed within a few intervals (at most 5 s).
+    pulling = PullSettings(settings.sync_interval, settings.sync_page_limit,
+                           lock_retry=min(5.0, max(0.5, settings.sync_interval * 5)))
+    task = asyncio.create_task(run_puller(state.pool, me, pulling))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+

@@ -1,0 +1,199 @@
+"""The node's background pull from each peer: verify a page, apply it, repeat, forever.
+
+One worker per node pulls (it holds a PostgreSQL advisory lock; the others wait to take
+over should it stop). Each peer has its own loop: a full page is followed at once by the
+next, a short one by a pause; failures back off exponentially; a verification fault
+stops that peer until an operator clears it (`registry peer resume`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sync import consumer
+from sync.client import FeedClient
+from sync.consumer import PeerState
+from sync.errors import PullFailed, SyncFault
+from sync.peers import Peer, list_peers
+from sync.verify import Verified, verify_page
+from sync.wire import Feed
+
+log = structlog.get_logger("sync.puller")
+PULLER_LOCK = 0x5359_4E43  # "SYNC"
+MAX_BACKOFF = 60.0
+
+
+@dataclass(frozen=True)
+class PullSettings:
+    interval: float = 1.0  # pause after a short page
+    limit: int = 2000  # changes asked for per page
+    lock_retry: float = 5.0  # how often a waiting worker tries to become the puller
+
+
+@dataclass
+class NodeIdentity:
+    node_id: str
+    key: Ed25519PrivateKey
+    kid: str
+
+
+def _client(me: NodeIdentity, peer: Peer, http: httpx.AsyncClient) -> FeedClient:
+    return FeedClient(peer.url, audience=peer.node_id, issuer=me.node_id, key=me.key,
+                      kid=me.kid, http=http)
+
+
+async def pull_once(
+    pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient, limit: int,
+) -> int:
+    """One page from `peer`: returns how many changes were applied (0 when faulted)."""
+    async with pool.acquire() as conn:
+        state = await consumer.peer_state(conn, peer.node_id)
+    if state.fault:
+        return 0
+    feed = await _client(me, peer, http).changes(state.applied_seq, limit)
+    return await consume(pool, peer, feed, state)
+
+
+async def pull_until_caught_up(
+    pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient, limit: int,
+) -> int:
+    """Pull pages until one comes back short; returns how many changes were applied.
+
+    While a page is being applied the next one is already being fetched (its `after` is
+    known once the page verifies), so the peer's work and ours overlap.
+    """
+    async with pool.acquire() as conn:
+        state = await consumer.peer_state(conn, peer.node_id)
+    if state.fault:
+        return 0
+    client = _client(me, peer, http)
+    fetching: asyncio.Task[Feed] | None = asyncio.create_task(
+        client.changes(state.applied_seq, limit))
+    total = 0
+    try:
+        while fetching is not None:
+            feed = await fetching
+            fetching = None
+            proven = await _verified(pool, peer, feed, state)
+            if proven and len(feed.changes) >= limit:
+                fetching = asyncio.create_task(client.changes(proven[-1].seq, limit))
+            total += await _applied(pool, peer, feed, proven)
+            if proven:
+                state = PeerState(proven[-1].seq, proven[-1].hash, None)
+    finally:
+        if fetching is not None:
+            fetching.cancel()
+            with contextlib.suppress(BaseException):
+                await fetching
+    return total
+
+
+async def consume(pool: asyncpg.Pool, peer: Peer, feed: Feed, state: PeerState) -> int:
+    """Verify a page the peer sent after `state`, then apply it; a fault stops the peer."""
+    return await _applied(pool, peer, feed, await _verified(pool, peer, feed, state))
+
+
+async def _fault(pool: asyncpg.Pool, peer: Peer, reason: str) -> None:
+    log.error("sync_fault", peer=peer.node_id, reason=reason)
+    async with pool.acquire() as conn:
+        await consumer.record_fault(conn, peer.node_id, reason)
+
+
+async def _verified(pool: asyncpg.Pool, peer: Peer, feed: Feed, state: PeerState
+                    ) -> list[Verified]:
+    held: dict[int, str] = {}
+    again = [c.seq for c in feed.changes if c.seq <= state.applied_seq]
+    if again:
+        async with pool.acquire() as conn:
+            held = await consumer.held_hashes(conn, peer.node_id, again)
+    try:
+        return verify_page(feed, node=peer.node_id, origin=peer.node_id, keys=peer.keys,
+                           after_seq=state.applied_seq, after_hash=state.applied_hash,
+                           held=held)
+    except SyncFault as fault:
+        await _fault(pool, peer, str(fault))
+        raise
+
+
+async def _applied(pool: asyncpg.Pool, peer: Peer, feed: Feed, proven: list[Verified]) -> int:
+    try:
+        async with pool.acquire() as conn:
+            return await consumer.apply_verified(conn, peer.node_id, proven, feed.checkpoint,
+                                                 feed.head)
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        # The change verified but cannot be held here (a uscc taken locally, say).
+        reason = f"cannot apply: {type(exc).__name__}: {exc}"
+        await _fault(pool, peer, reason)
+        raise SyncFault(reason) from exc
+
+
+async def follow_peer(
+    pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient,
+    settings: PullSettings,
+) -> None:
+    backoff = settings.interval
+    while True:
+        try:
+            applied = await pull_until_caught_up(pool, me, peer, http, settings.limit)
+        except SyncFault:
+            await asyncio.sleep(settings.interval)
+            continue
+        except (PullFailed, OSError, asyncpg.PostgresError) as exc:
+            log.warning("sync_pull_failed", peer=peer.node_id, error=str(exc)[:300],
+                        retry_in=backoff)
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                async with pool.acquire() as conn:
+                    await consumer.record_error(conn, peer.node_id, str(exc)[:1000])
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+            continue
+        backoff = settings.interval
+        del applied
+        await asyncio.sleep(settings.interval)
+
+
+async def _follow_all(
+    pool: asyncpg.Pool, me: NodeIdentity, settings: PullSettings, http: httpx.AsyncClient
+) -> None:
+    """Keep one loop per peer, starting loops for peers added while the node runs."""
+    loops: dict[tuple[str, str, frozenset[str]], asyncio.Task[None]] = {}
+    try:
+        while True:
+            async with pool.acquire() as conn:
+                peers = await list_peers(conn)
+            wanted = {(p.node_id, p.url, frozenset(k["kid"] for k in p.keys)): p for p in peers}
+            for key in list(loops):
+                if key not in wanted:
+                    loops.pop(key).cancel()
+            for key, peer in wanted.items():
+                if key not in loops:
+                    loops[key] = asyncio.create_task(follow_peer(pool, me, peer, http, settings))
+            await asyncio.sleep(settings.lock_retry)
+    finally:
+        for task in loops.values():
+            task.cancel()
+        await asyncio.gather(*loops.values(), return_exceptions=True)
+
+
+async def run_puller(pool: asyncpg.Pool, me: NodeIdentity, settings: PullSettings) -> None:
+    """Become the node's puller when no other worker is, and pull until cancelled."""
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", PULLER_LOCK):
+                    try:
+                        async with httpx.AsyncClient() as http:
+                            await _follow_all(pool, me, settings, http)
+                    finally:
+                        with contextlib.suppress(OSError, asyncpg.PostgresError):
+                            await conn.execute("SELECT pg_advisory_unlock($1)", PULLER_LOCK)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("sync_puller_restarting", error=str(exc)[:300])
+        await asyncio.sleep(settings.lock_retry)
