@@ -87,6 +87,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "filing_publish": ("发布催收员报送", "Published a collector filing"),
     "filing_reject": ("驳回催收员报送", "Rejected a collector filing"),
     "filing_revoke": ("撤销催收员报送", "Revoked a collector filing"),
+    "peer_resume": ("恢复同步", "Resumed a peer"),
 }
 
 

@@ -6,12 +6,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from api.console.charts import stacked_bars
 from api.console.i18n import labeller
 from api.console.members import KINDS, STATUSES
-from api.console.web import lang_of, page
+from api.console.session import signed_in
+from api.console.web import lang_of, page, see_other
 from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
@@ -19,6 +21,8 @@ from registry.collectors import stats as filing_stats
 from registry.console import audit
 from registry.members import stats
 from registry.risk import stats as risk_stats
+from sync import peers
+from sync.status import sync_status
 
 
 async def _resources_panel(node: NodeState, label: Callable[[Any], str]) -> dict[str, Any]:
@@ -53,7 +57,9 @@ async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Respo
         (label("risk_events"), [("late", risk_counts["late"]),
                                 ("on_time", risk_counts["on_time"])]),
     ])
-    return page(request, "console/overview.html", filing_counts=filing_counts,
+    federation = await sync_status(db, node.node_id)
+    return page(request, "console/overview.html", federation=federation,
+                filing_counts=filing_counts,
                 risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,
                 member_total=sum(counts.values()),
@@ -65,4 +71,17 @@ async def audit_trail(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     return page(request, "console/audit.html", entries=await audit.recent(db, limit=200))
 
 
-ROUTES = [overview, audit_trail]
+@post("/console/peers/{peer_id:str}/resume", include_in_schema=False)
+async def resume_peer(
+    request: Request[Any, Any, Any], db: Db, peer_id: FromPath[str]
+) -> Response[Any]:
+    """Pulling from a peer stops at a fault (a broken chain, a bad signature) until an
+    operator has looked at it and resumes it here."""
+    session = signed_in(request)
+    async with db.transaction():
+        await peers.clear_fault(db, peer_id)
+        await audit.record(db, session.operator_id, "peer_resume", "peer", peer_id)
+    return see_other("/console#h-federation")
+
+
+ROUTES = [overview, audit_trail, resume_peer]
