@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -87,6 +88,15 @@ def operator_actor(request: Request[Any, Any, Any]) -> Actor:
                  path=request.url.path)
 
 
+def _console_key(path: Path) -> bytes:
+    """The key that unseals TOTP secrets; without one (a read-only data directory where no
+    operator was ever enrolled) no sign-in can succeed, and that is a failed sign-in."""
+    try:
+        return load_or_create_key(path)
+    except (OSError, ValueError) as exc:
+        raise credentials.SignInFailed(None, "no console key") from exc
+
+
 def _sign_in_page(
     request: Request[Any, Any, Any], *, failed: bool = False, status_code: int = 200,
     login: str = "", next_path: str | None = None,
@@ -116,7 +126,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
         try:
             await ratelimit.hit(conn, f"console-sign-in:{client}", SIGNIN_RATE)
             operator_id = await credentials.authenticate(
-                conn, load_or_create_key(state.settings.console_key_file),
+                conn, _console_key(state.settings.console_key_file),
                 fields["login"], fields["password"], fields["code"])
         except credentials.SignInFailed as failure:
             await audit.record(conn, failure.operator_id, "sign_in_failed",
