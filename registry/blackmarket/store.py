@@ -202,14 +202,9 @@ async def match(conn: Connection, wanted: list[Indicator], actor: Actor) -> Matc
 
 
 async def apply_remote_group(
-    conn: Connection, origin: str, group_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, group_id: str, data: dict[str, Any]
 ) -> None:
-    """Hold a peer's group as its home node last logged it (data None: forget it)."""
-    if data is None:
-        await conn.execute(
-            "DELETE FROM blackmarket_groups WHERE id = $1 AND origin = $2", group_id, origin
-        )
-        return
+    """Hold a peer's group as its home node last logged it."""
     group = msgspec.convert(data, Group)
     applied = await conn.fetchval(
         """INSERT INTO blackmarket_groups (id, origin, reporter_id, name, category, tlp, aliases,
@@ -228,13 +223,8 @@ async def apply_remote_group(
 
 
 async def apply_remote_sighting(
-    conn: Connection, origin: str, sighting_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, sighting_id: str, data: dict[str, Any]
 ) -> None:
-    if data is None:
-        await conn.execute(
-            "DELETE FROM blackmarket_sightings WHERE id = $1 AND origin = $2", sighting_id, origin
-        )
-        return
     s = msgspec.convert(data, Sighting)
     await conn.execute(
         """INSERT INTO blackmarket_sightings (id, origin, reporter_id, type, value, seen_at, tlp,

@@ -197,14 +197,9 @@ async def list_filings(
 
 
 async def apply_remote(
-    conn: Connection, origin: str, filing_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, filing_id: str, data: dict[str, Any]
 ) -> None:
-    """Hold a peer's filing as its home node last logged it (data None: forget it)."""
-    if data is None:
-        await conn.execute(
-            "DELETE FROM collector_filings WHERE id = $1 AND origin = $2", filing_id, origin
-        )
-        return
+    """Hold a peer's filing as its home node last logged it."""
     filing = msgspec.convert(data, CollectorFiling)
     history = msgspec.to_builtins(filing.history)
     await conn.execute(

@@ -169,13 +169,9 @@ async def public_agencies(conn: Connection, lender_id: str, on: date) -> PublicA
 
 
 async def apply_remote(
-    conn: Connection, origin: str, entrustment_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, entrustment_id: str, data: dict[str, Any]
 ) -> None:
-    """Hold a peer's entrustment as its home node last logged it (data None: forget it)."""
-    if data is None:
-        await conn.execute("DELETE FROM entrustments WHERE id = $1 AND origin = $2",
-                           entrustment_id, origin)
-        return
+    """Hold a peer's entrustment as its home node last logged it."""
     e = msgspec.convert({**data, "id": entrustment_id, "origin": origin}, Entrustment)
     await conn.execute(
         """INSERT INTO entrustments (id, origin, lender_id, agency_id, starts_on, ends_on,

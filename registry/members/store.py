@@ -208,13 +208,9 @@ async def list_members(
 
 
 async def apply_remote(
-    conn: Connection, origin: str, member_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, member_id: str, data: dict[str, Any]
 ) -> None:
-    """Hold a peer's member as its home node last logged it (data None: forget it)."""
-    if data is None:
-        await conn.execute("DELETE FROM member_status_history WHERE member_id = $1", member_id)
-        await conn.execute("DELETE FROM members WHERE id = $1 AND origin = $2", member_id, origin)
-        return
+    """Hold a peer's member as its home node last logged it."""
     member = msgspec.convert(data, Member)
     await conn.execute(
         """INSERT INTO members (id, origin, kind, subtype, name, uscc, contact, complaints,

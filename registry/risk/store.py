@@ -153,13 +153,9 @@ async def events_between(
 
 
 async def apply_remote(
-    conn: Connection, origin: str, event_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, event_id: str, data: dict[str, Any]
 ) -> None:
-    """Hold a peer's report as its home node last logged it (data None: forget it)."""
-    if data is None:
-        await conn.execute("DELETE FROM risk_events WHERE id = $1 AND origin = $2",
-                           event_id, origin)
-        return
+    """Hold a peer's report as its home node last logged it."""
     e = msgspec.convert(data, RiskEvent)
     await conn.execute(
         """INSERT INTO risk_events (id, origin, reporter_id, reporter_kind, category,

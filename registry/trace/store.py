@@ -319,12 +319,8 @@ def _moment(value: str | None) -> datetime | None:
 
 
 async def apply_remote_resource(
-    conn: Connection, origin: str, resource_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, resource_id: str, data: dict[str, Any]
 ) -> None:
-    if data is None:
-        await conn.execute("DELETE FROM resources WHERE id = $1 AND origin = $2",
-                           resource_id, origin)
-        return
     await conn.execute(
         """INSERT INTO resources (id, origin, kind, value, supplier_id, assignee_id,
                                   valid_from, valid_to, created_at)
@@ -339,12 +335,8 @@ async def apply_remote_resource(
 
 
 async def apply_remote_confirmation(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
 ) -> None:
-    if data is None:
-        await conn.execute("DELETE FROM resource_confirmations WHERE id = $1 AND origin = $2",
-                           record_id, origin)
-        return
     await conn.execute(
         """INSERT INTO resource_confirmations (id, origin, resource_id, member_id, confirmed_at)
            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
@@ -354,12 +346,8 @@ async def apply_remote_confirmation(
 
 
 async def apply_remote_filing(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any] | None
+    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
 ) -> None:
-    if data is None:
-        await conn.execute("DELETE FROM resource_filings WHERE id = $1 AND origin = $2",
-                           record_id, origin)
-        return
     await conn.execute(
         """INSERT INTO resource_filings (id, origin, resource_id, entrustment_id, lender_id,
                                          filed_at)
