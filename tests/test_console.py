@@ -171,6 +171,12 @@ async def test_a_status_change_needs_a_reason_and_an_allowed_transition(
     wrong = await client.post(f"{page}/status", data={
         "csrf": signed_in, "status": "suspended", "reason": "不应允许"})
     assert wrong.status_code == 409
+    bogus = await client.post(f"{page}/status", data={
+        "csrf": signed_in, "status": "promoted", "reason": "不存在的状态"})
+    assert bogus.status_code == 409
+    missing = await client.get("/console/members/m_nobody")
+    assert missing.status_code == 404
+    assert "text/html" in missing.headers["content-type"]
 
 
 async def test_a_form_without_its_csrf_token_changes_nothing(

@@ -57,3 +57,15 @@ async def test_an_unknown_lender_is_a_404_page(
     answer = await client.get("/public/lenders/m_nobody")
     assert answer.status_code == 404
     assert "text/html" in answer.headers["content-type"]
+
+
+@pytest.mark.parametrize("number", [
+    "abc", "+", "0", "1" * 40, "١٢٣", "+86 138-0013-8000", "<script>", "%00", "95555",
+])
+async def test_odd_numbers_get_an_answer_not_an_error(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, number: str,
+) -> None:
+    await db.execute("DELETE FROM rate_counters")
+    page = await client.get("/check", params={"number": number})
+    assert page.status_code == 200
+    assert "<script>" not in page.text.split("</form>", 1)[1]
