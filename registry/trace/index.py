@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -378,6 +379,15 @@ class TraceIndex:
                 decide(self.states[state], at, self.parties, self.terms))
             self._reasons[state] = verdict.reason
         return verdict
+
+    def tally(self, at: int) -> dict[str | None, int]:
+        """How many resources trace at `at` (key None) and how many fail at each first link."""
+        counts: dict[str | None, int] = {}
+        for state, n in Counter(self._state).items():
+            if self.states[state] is not None:  # not withdrawn
+                reason = self.verdict(state, at).reason
+                counts[reason] = counts.get(reason, 0) + n
+        return counts
 
     def checker(self) -> Callable[[str, int], str | None]:
         """check() as a closure over the index's tables, for a mirror's hot loop: one dict
