@@ -96,3 +96,21 @@ async def test_an_ed25519_signature_of_the_wrong_length_is_a_bad_signature(
     answer = await lender.client.get(target, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 401
     assert answer.json()["code"] == "bad_signature"
+
+
+async def test_a_repeat_waiting_behind_a_cancelled_request_is_still_a_replay(
+    database_url: str, operator: SignedClient,
+) -> None:
+    pool = await create_pool(database_url, 1, 2)
+    try:
+        spender = NonceSpender(pool.acquire)
+        who, kid = operator.signer.principal_id, operator.signer.kid
+        spend = (who, kid, "c" * 20, int(time.time()) + 120)
+        first = asyncio.create_task(spender.spend(*spend))
+        repeat = asyncio.create_task(spender.spend(*spend))
+        await asyncio.sleep(0)  # both have arrived; the batch has not started
+        first.cancel()
+        answer = await asyncio.wait_for(repeat, 10)
+        assert answer == Standing(False, None, None)
+    finally:
+        await pool.close()

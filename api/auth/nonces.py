@@ -18,7 +18,8 @@ from registry.principals import NonceSpend, Standing, spend_nonces
 
 ConnectionFactory = Callable[[], AbstractAsyncContextManager[Connection]]
 MAX_BATCH = 500
-Waiting = tuple[NonceSpend, "asyncio.Future[Standing | None]"]
+# A spend, its request's answer, and whether its batch is done (even if the request left).
+Waiting = tuple[NonceSpend, "asyncio.Future[Standing | None]", "asyncio.Future[None]"]
 
 
 class NonceSpender:
@@ -33,12 +34,14 @@ class NonceSpender:
         # A jti already waiting goes after it (never in the same statement), and so is
         # refused as a replay, as it would be if the two had come one after the other.
         while (earlier := self._waiting.get((principal_id, jti))) is not None:
-            await asyncio.wait([earlier[1]])
-        future: asyncio.Future[Standing | None] = asyncio.get_running_loop().create_future()
-        self._waiting[(principal_id, jti)] = ((principal_id, kid, jti, expires_at), future)
+            await asyncio.shield(earlier[2])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Standing | None] = loop.create_future()
+        self._waiting[(principal_id, jti)] = (
+            (principal_id, kid, jti, expires_at), future, loop.create_future())
         if self._drainer is None:
             # It starts on the loop's next turn, with every spend that arrived on this one.
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
@@ -47,7 +50,7 @@ class NonceSpender:
                 batch = list(self._waiting.values())[:MAX_BATCH]
                 try:
                     async with self._connect() as conn:
-                        answers = await spend_nonces(conn, [spend for spend, _ in batch])
+                        answers = await spend_nonces(conn, [waiting[0] for waiting in batch])
                 except Exception as exc:  # each request fails as it would have alone
                     self._answer(batch, [exc] * len(batch))
                 else:
@@ -57,8 +60,10 @@ class NonceSpender:
 
     def _answer(self, batch: list[Waiting], answers: list[Standing | None] | list[Exception]
                 ) -> None:
-        for (spend, future), answer in zip(batch, answers, strict=True):
+        for (spend, future, settled), answer in zip(batch, answers, strict=True):
             del self._waiting[(spend[0], spend[2])]
+            if not settled.done():
+                settled.set_result(None)
             if future.done():  # its request was cancelled
                 continue
             if isinstance(answer, Exception):
