@@ -1,14 +1,16 @@
-"""A carrier mirror at 1,000,000 numbers: restart from its journal, lookups per second on
-one core for E.164 input, and bytes per number (issue 5).
+"""A carrier mirror at 1,000,000 numbers: restart from its journal and from its snapshot,
+the snapshot's size, lookups per second on one core for E.164 input, and bytes per number
+(issue 5).
 
     .venv/bin/python -m tests.bench.bench_mirror [--numbers 1000000] [--runs 3]
 
 The journal holds the change-log entries a mirror pulls for the world of
 tests/bench/bench_index.py (members, entrustments, and per number a supply, a confirmation
 and, for agencies, a filing), written as CarrierMirror writes what it verified. The bench
-then starts a mirror on it the way a restarted carrier process does (`load()`), and asks
-`mirror.check` about registered numbers. Memory is the growth of the resident set across
-the load, after the garbage of decoding is collected and returned to the system.
+starts mirrors on it the way a restarted carrier process does (`load()`), compacts it into
+a snapshot (`write_snapshot()`), starts mirrors on that, and asks `mirror.check` about
+registered numbers. Memory is the growth of the resident set across a load, after the
+garbage of decoding is collected and returned to the system.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.canonical import canonical
-from sync.mirror import CarrierMirror, Header, Line
+from sync.mirror import CarrierMirror
+from sync.mirror_journal import Header, Line
 from tests.bench.bench_index import AT, number, rss, world
 
 URL = "http://node-tel.invalid"
@@ -62,28 +66,54 @@ def trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def restart(snapshot: Path) -> tuple[CarrierMirror, float, int]:
+    """A mirror started on `snapshot` (and its journal): the time its load took, and the
+    growth of the resident set it caused."""
+    trim()
+    before = rss()
+    mirror = CarrierMirror(URL, member_id="m_carrier", key=Ed25519PrivateKey.generate(),
+                           kid="k1", snapshot=snapshot)
+    started = time.perf_counter()
+    mirror.load()
+    took = time.perf_counter() - started
+    trim()
+    return mirror, took, rss() - before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--numbers", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        journal = Path(tmp) / "mirror.journal"
+        snapshot = Path(tmp) / "mirror.snapshot"
+        journal = snapshot.with_name(snapshot.name + ".journal")
         started = time.perf_counter()
         entries = write_journal(journal, args.numbers)
         print(f"journal of {entries:,} entries ({journal.stat().st_size / 1e6:.0f} MB) "
               f"written in {time.perf_counter() - started:.1f} s")
-        trim()
-        before = rss()
-        mirror = CarrierMirror(URL, member_id="m_carrier", key=Ed25519PrivateKey.generate(),
-                               kid="k1", snapshot=journal)
+        times = []
+        for _ in range(args.runs):
+            mirror, took, grown = restart(snapshot)
+            times.append(took)
+            del mirror
+        print(f"restart from the journal: median {statistics.median(times):.2f} s "
+              f"({', '.join(f'{t:.2f}' for t in times)}); {grown / args.numbers:.0f} bytes "
+              "per number")
         started = time.perf_counter()
-        loaded = mirror.load()
-        took = time.perf_counter() - started
-        mirror.close()
-        trim()
-        grown = rss() - before
-    print(f"restart: {loaded:,} entries re-applied in {took:.1f} s ({loaded / took:,.0f}/s)")
+        written = mirror_for(snapshot).write_snapshot()
+        assert written is not None
+        size = snapshot.stat().st_size
+        print(f"snapshot of {written.records:,} records: {size / 1e6:.1f} MB "
+              f"({size / args.numbers:.0f} bytes per number), written in "
+              f"{time.perf_counter() - started:.1f} s; journal left: {journal.stat().st_size} B")
+        times = []
+        for _ in range(args.runs):
+            mirror, took, grown = restart(snapshot)
+            times.append(took)
+            mirror.close()
+    print(f"restart from the snapshot: median {statistics.median(times):.2f} s "
+          f"({', '.join(f'{t:.2f}' for t in times)})")
     print(f"memory: {grown / 1e6:.1f} MB resident growth = {grown / args.numbers:.0f} bytes per"
           " number (target <= 150)")
     probe = [number(n) for n in random.sample(range(args.numbers), min(200_000, args.numbers))]
@@ -97,6 +127,20 @@ def main() -> None:
         rates.append(len(probe) / (time.process_time() - t))
     print(f"lookups via mirror.check: median {statistics.median(rates):,.0f}/s over "
           f"{args.runs} runs of {len(probe):,} E.164 numbers (target >= 1,000,000/s)")
+
+
+def mirror_for(snapshot: Path) -> CarrierMirror:
+    """A mirror that holds only the journal's identity: enough to compact it."""
+    mirror = CarrierMirror(URL, member_id="m_carrier", key=Ed25519PrivateKey.generate(),
+                           kid="k1", snapshot=snapshot, index=_Nothing())
+    mirror.load()
+    return mirror
+
+
+class _Nothing:
+    def apply(self, origin: str, seq: int, type: str, record_id: str,
+              data: dict[str, Any] | None) -> None:
+        return None
 
 
 if __name__ == "__main__":
