@@ -294,9 +294,11 @@ class CarrierMirror:
         self._tail = rest.count(b"\n")
         return done
 
-    def close(self) -> None:
-        """Write a snapshot of what the journal holds (a clean shutdown), then stop."""
-        self.write_snapshot()
+    def close(self, snapshot: bool = True) -> None:
+        """Write a snapshot of what the journal holds (a clean shutdown), then stop;
+        `snapshot=False` leaves the journal as it is, as a crash would."""
+        if snapshot:
+            self.write_snapshot()
         if self._journal is not None:
             self._journal.close()
             self._journal = None
