@@ -86,6 +86,7 @@ class CarrierMirror:
         self._base: Path | None = None  # the snapshot loaded or last written
         self._tail = 0  # journal entries since it
         self._snapshot_at = time.monotonic()
+        self._retry_snapshot_at = 0.0  # after a failed compaction: not before then
         self._lock = asyncio.Lock()
         self.page_limit = page_limit
         self._http = http
@@ -243,7 +244,7 @@ class CarrierMirror:
         self._tail += len(changes)
 
     def snapshot_due(self) -> bool:
-        return bool(self._tail) and (
+        return bool(self._tail) and time.monotonic() >= self._retry_snapshot_at and (
             self._tail >= self.snapshot_every
             or time.monotonic() - self._snapshot_at >= self.snapshot_seconds)
 
@@ -280,6 +281,7 @@ class CarrierMirror:
     def _finish(self, until: int, done: Compacted | None) -> Compacted | None:
         """Cut the journal to what came after the snapshot (what a concurrent pull added)."""
         if done is None:
+            self._retry_snapshot_at = time.monotonic() + self.snapshot_seconds
             return None
         assert self.snapshot is not None
         self._base = self.snapshot

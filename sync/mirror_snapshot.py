@@ -196,7 +196,8 @@ def compact(path: Path, previous: Path, base: Path | None, journal: Path, until:
         raw = _NULL if data is None else _encode.encode(_json_data.decode(data))
         by_origin.setdefault(origin, []).append(RawRecord(seq, type, record_id, msgspec.Raw(raw)))
     latest.clear()
-    superseded = {(o, r.type, r.id) for o, records in by_origin.items() for r in records}
+    superseded = {(o, r.type, r.id) for o, records in by_origin.items() for r in records
+                  } if base is not None else set()
     writer = _Writer(path)
     try:
         writer.frame(_encode.encode(Head(identity.node, identity.url, identity.member, keys,
