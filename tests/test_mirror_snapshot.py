@@ -136,3 +136,31 @@ async def test_a_corrupt_snapshot_is_never_applied(
         assert await repull.sync_once() == head
         assert index.records == whole.records
         repull.close()
+
+
+def test_a_journal_of_an_older_mirror_is_adopted_and_compacted(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    snapshot = tmp_path / "mirror.journal"  # where an older mirror kept its journal
+    snapshot.write_bytes(
+        b'{"node":"node-tel","url":"http://tel.invalid","keys":[],"member":"m_c"}\n'
+        b'["node-tel",1,"member","m_a","",{"id":"m_a","status":"active"}]\n'
+        b'["node-tel",2,"member","m_a","h2",{"id":"m_a","status":"suspended"}]\n')
+
+    def start(index: RecordingIndex) -> CarrierMirror:
+        return CarrierMirror("http://tel.invalid", member_id="m_c",
+                             key=Ed25519PrivateKey.generate(), kid="k1", index=index,
+                             snapshot=snapshot)
+
+    first = RecordingIndex()
+    old = start(first)
+    assert old.load() == 2
+    assert first.records == {("member", "m_a"): {"id": "m_a", "status": "suspended"}}
+    old.close()
+    assert snapshot.read_bytes().startswith(b"RMSNAP01")
+    second = RecordingIndex()
+    again = start(second)
+    assert again.load() == 2
+    assert second.applied == 1  # the latest version only
+    assert second.records == first.records
+    assert again.cursors["node-tel"].hash == "h2"
