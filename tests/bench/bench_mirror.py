@@ -66,18 +66,24 @@ def trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def restart(snapshot: Path) -> tuple[CarrierMirror, float, int]:
-    """A mirror started on `snapshot` (and its journal): the time its load took, and the
-    growth of the resident set it caused."""
+def restart(snapshot: Path) -> tuple[CarrierMirror, float, float, int]:
+    """A mirror started on `snapshot` (and its journal): the time its load took (wall and
+    CPU: the machine may be shared), and the growth of the resident set it caused."""
     trim()
     before = rss()
     mirror = CarrierMirror(URL, member_id="m_carrier", key=Ed25519PrivateKey.generate(),
                            kid="k1", snapshot=snapshot)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     mirror.load()
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     trim()
-    return mirror, took, rss() - before
+    return mirror, took, cpu, rss() - before
+
+
+def medians(label: str, walls: list[float], cpus: list[float]) -> None:
+    print(f"restart from {label}: median {statistics.median(walls):.2f} s wall "
+          f"({', '.join(f'{t:.2f}' for t in walls)}), {statistics.median(cpus):.2f} s CPU "
+          f"({', '.join(f'{t:.2f}' for t in cpus)})")
 
 
 def main() -> None:
@@ -92,14 +98,14 @@ def main() -> None:
         entries = write_journal(journal, args.numbers)
         print(f"journal of {entries:,} entries ({journal.stat().st_size / 1e6:.0f} MB) "
               f"written in {time.perf_counter() - started:.1f} s")
-        times = []
+        walls, cpus = [], []
         for _ in range(args.runs):
-            mirror, took, grown = restart(snapshot)
-            times.append(took)
+            mirror, took, cpu, grown = restart(snapshot)
+            walls.append(took)
+            cpus.append(cpu)
             del mirror
-        print(f"restart from the journal: median {statistics.median(times):.2f} s "
-              f"({', '.join(f'{t:.2f}' for t in times)}); {grown / args.numbers:.0f} bytes "
-              "per number")
+        medians("the journal", walls, cpus)
+        print(f"memory after it: {grown / args.numbers:.0f} bytes per number")
         started = time.perf_counter()
         written = mirror_for(snapshot).write_snapshot()
         assert written is not None
@@ -107,13 +113,13 @@ def main() -> None:
         print(f"snapshot of {written.records:,} records: {size / 1e6:.1f} MB "
               f"({size / args.numbers:.0f} bytes per number), written in "
               f"{time.perf_counter() - started:.1f} s; journal left: {journal.stat().st_size} B")
-        times = []
+        walls, cpus = [], []
         for _ in range(args.runs):
-            mirror, took, grown = restart(snapshot)
-            times.append(took)
+            mirror, took, cpu, grown = restart(snapshot)
+            walls.append(took)
+            cpus.append(cpu)
             mirror.close()
-    print(f"restart from the snapshot: median {statistics.median(times):.2f} s "
-          f"({', '.join(f'{t:.2f}' for t in times)})")
+    medians("the snapshot", walls, cpus)
     print(f"memory: {grown / 1e6:.1f} MB resident growth = {grown / args.numbers:.0f} bytes per"
           " number (target <= 150)")
     probe = [number(n) for n in random.sample(range(args.numbers), min(200_000, args.numbers))]
