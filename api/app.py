@@ -11,6 +11,8 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from api.auth.middleware import SignedRequestMiddleware
+from api.console import routes as console
+from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
 from api.guards import standing
 from api.logging import RequestLogMiddleware
@@ -87,8 +89,9 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
-            *sync.ROUTES,
+            *sync.ROUTES, *console.ROUTES,
         ],
+        template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],

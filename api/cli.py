@@ -16,6 +16,9 @@ from pathlib import Path
 from api import cli_sync
 from api.settings import Settings
 from registry import db
+from registry.console import credentials
+from registry.console.sealing import load_or_create_key
+from registry.errors import RegistryError
 from registry.migrate import migrate
 from registry.principals import create_operator
 from registry.signing_keys import write_private_key
@@ -88,26 +91,91 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The first line of stdin with --password-stdin (never an argument: ps shows those)."""
+    if not getattr(args, "password_stdin", False):
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _set_console_credentials(
+    conn: db.Connection, settings: Settings, operator_id: str, args: argparse.Namespace,
+    password: str | None,
+) -> None:
+    """Apply --login, --password-stdin and --totp; the otpauth URI goes to stderr."""
+    login = getattr(args, "login", None)
+    if password is not None:
+        await credentials.set_password(conn, operator_id, password, login)
+    if getattr(args, "totp", False):
+        uri = await credentials.enroll_totp(
+            conn, load_or_create_key(settings.console_key_file), operator_id, login)
+        print("Add this to the operator's authenticator app (shown once):", file=sys.stderr)
+        print(uri, file=sys.stderr)
+        print(f"secret: {credentials.secret_of_uri(uri)}", file=sys.stderr)
+
+
 def cmd_operator_add(args: argparse.Namespace) -> int:
     key_out = Path(args.key_out)
     if key_out.exists():
         print(f"refusing to overwrite {key_out}", file=sys.stderr)
         return 2
+    password = _read_password(args)
+    if password is not None:
+        credentials.check_password_strength(password)
+    settings = _settings(args)
 
     async def add(dsn: str) -> dict[str, str]:
         conn = await db.connect(dsn)
         try:
             await migrate(conn)
-            made = await create_operator(conn, args.name)
+            async with conn.transaction():
+                made = await create_operator(conn, args.name)
+                await _set_console_credentials(conn, settings, made.id, args, password)
         finally:
             await conn.close()
         write_private_key(key_out, made.private_key)
         return {"id": made.id, "kid": made.kid}
 
-    with database(_settings(args)) as dsn:
+    with database(settings) as dsn:
         result = asyncio.run(add(dsn))
+    # The JSON stays the last line of stdout (API.md §3), whatever else is printed.
     print(json.dumps(result))
     return 0
+
+
+def cmd_operator_credentials(args: argparse.Namespace) -> int:
+    """set-password / enroll-totp for an existing operator."""
+    password = _read_password(args)
+    if password is not None:
+        credentials.check_password_strength(password)
+    settings = _settings(args)
+
+    async def update(dsn: str) -> None:
+        conn = await db.connect(dsn)
+        try:
+            await migrate(conn)
+            async with conn.transaction():
+                await _set_console_credentials(conn, settings, args.id, args, password)
+        finally:
+            await conn.close()
+
+    with database(settings) as dsn:
+        asyncio.run(update(dsn))
+    print(json.dumps({"id": args.id}))
+    return 0
+
+
+def _guarded(command: Command) -> Command:
+    """Domain errors (a weak password, a taken login) end with a message, not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except RegistryError as exc:
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def cmd_collector_key_rotate(args: argparse.Namespace) -> int:
@@ -148,8 +216,22 @@ def build_parser() -> argparse.ArgumentParser:
     op_add = op_commands.add_parser("add", help="create an operator and its signing key")
     op_add.add_argument("name")
     op_add.add_argument("--key-out", required=True, help="where to write the PKCS#8 PEM key")
+    _console_options(op_add)
     common(op_add)
-    op_add.set_defaults(run=cmd_operator_add)
+    op_add.set_defaults(run=_guarded(cmd_operator_add))
+    op_pw = op_commands.add_parser("set-password", help="set a console sign-in password")
+    op_pw.add_argument("id", help="the operator id")
+    op_pw.add_argument("--login", help="the console login name (default: the operator id)")
+    op_pw.add_argument("--password-stdin", action="store_true", required=True,
+                       help="read the password from the first line of stdin")
+    common(op_pw)
+    op_pw.set_defaults(run=_guarded(cmd_operator_credentials))
+    op_totp = op_commands.add_parser("enroll-totp", help="give an operator a new TOTP secret")
+    op_totp.add_argument("id", help="the operator id")
+    op_totp.add_argument("--login", help="the console login name (default: the operator id)")
+    op_totp.set_defaults(totp=True)
+    common(op_totp)
+    op_totp.set_defaults(run=_guarded(cmd_operator_credentials))
 
     collector_key = commands.add_parser("collector-key", help="the collector id-hash secret")
     key_commands = collector_key.add_subparsers(dest="collector_key_command", required=True)
@@ -162,6 +244,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sync.add_commands(commands, common, with_database)
     return parser
+
+
+def _console_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--login", help="console login name (default: the operator id)")
+    sub.add_argument("--password-stdin", action="store_true",
+                     help="read a console password (12+ characters) from stdin's first line")
+    sub.add_argument("--totp", action="store_true",
+                     help="enrol a TOTP second factor; prints its otpauth URI on stderr")
 
 
 def main(argv: list[str] | None = None) -> int:

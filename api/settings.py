@@ -31,6 +31,16 @@ class Settings(msgspec.Struct, kw_only=True):
     sync_enabled: bool = True
     sync_interval: float = 1.0
     sync_page_limit: int = 5000
+    # The operator console (api/console): sessions end after this long idle, or this old.
+    console_idle_minutes: int = 15
+    console_session_hours: int = 12
+    # Off only for plain-http development set-ups that are not on loopback.
+    console_secure_cookies: bool = True
+
+    @property
+    def console_key_file(self) -> Path:
+        """Seals operators' TOTP secrets at rest; kept beside the node key."""
+        return self.data_dir / "console.key"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -43,6 +53,9 @@ class Settings(msgspec.Struct, kw_only=True):
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
             "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
             "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "5000")),
+            "console_idle_minutes": int(env.get("REGISTRY_CONSOLE_IDLE_MINUTES", "15")),
+            "console_secure_cookies":
+                env.get("REGISTRY_CONSOLE_SECURE_COOKIES", "1").lower() not in ("0", "false", "no"),
             "collector_checks_per_minute": int(
                 env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),

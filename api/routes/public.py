@@ -10,16 +10,31 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 
 from api.deps import Db, Node
+from api.state import NodeState
 from api.trace_state import trace_state
 from registry import ratelimit
+from registry.db import Connection
 from registry.entrustments import rules, store
 from registry.entrustments.model import PublicAgencies
 from registry.trace.model import PublicCheck
 
 
-async def _count(request: Request[Any, Any, Any], db: Db, node: Node) -> None:
+async def count_public_request(
+    request: Request[Any, Any, Any], db: Connection, node: NodeState
+) -> None:
+    """One request against the client address's public budget (API and public pages alike)."""
     client = request.client.host if request.client else "unknown"
     await ratelimit.hit(db, f"public:{client}", node.settings.public_rate_per_minute)
+
+
+async def public_check(node: NodeState, value: str) -> PublicCheck:
+    """The number check: the trace decision of now, told without ids or reasons."""
+    trace = trace_state(node)
+    await trace.feed.ensure_current()
+    result = trace.answers.trace([value], int(time.time()))[0]
+    if not result.traceable or result.user is None:
+        return PublicCheck(False, None, [])
+    return PublicCheck(True, result.user.name, [p.name for p in result.principals])
 
 
 class PublicController(Controller):
@@ -30,17 +45,12 @@ class PublicController(Controller):
     async def agencies(
         self, request: Request[Any, Any, Any], db: Db, node: Node, lender_id: FromPath[str]
     ) -> PublicAgencies:
-        await _count(request, db, node)
+        await count_public_request(request, db, node)
         return await store.public_agencies(db, lender_id, rules.today())
 
     @get("/check/{value:str}", operation_id="PublicNumberCheck")
     async def check(
         self, request: Request[Any, Any, Any], db: Db, node: Node, value: FromPath[str]
     ) -> PublicCheck:
-        await _count(request, db, node)
-        trace = trace_state(node)
-        await trace.feed.ensure_current()
-        result = trace.answers.trace([value], int(time.time()))[0]
-        if not result.traceable or result.user is None:
-            return PublicCheck(False, None, [])
-        return PublicCheck(True, result.user.name, [p.name for p in result.principals])
+        await count_public_request(request, db, node)
+        return await public_check(node, value)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
@@ -330,6 +331,15 @@ class TraceIndex:
             verdict = self._verdicts[state] = (
                 decide(self.states[state], at, self.parties, self.terms))
         return verdict
+
+    def tally(self, at: int) -> dict[str | None, int]:
+        """How many resources trace at `at` (key None) and how many fail at each first link."""
+        counts: dict[str | None, int] = {}
+        for state, n in Counter(self._state).items():
+            if self.states[state] is not None:  # not withdrawn
+                reason = self.verdict(state, at).reason
+                counts[reason] = counts.get(reason, 0) + n
+        return counts
 
     def check(self, number: str, at: int) -> str | None:
         """The fast path for an E.164 number: the reason it is not traceable, or None."""

@@ -72,6 +72,15 @@ async def fetch(conn: Connection, resource_id: str) -> Resource:
     return _resource(row)
 
 
+async def resources_of(conn: Connection, member_id: str, limit: int = 200) -> list[Resource]:
+    """The resources a member supplies or uses, newest first (the operators' member page)."""
+    rows = await conn.fetch(
+        _SELECT_RESOURCE + " WHERE r.supplier_id = $1 OR r.assignee_id = $1"
+        " ORDER BY r.created_at DESC, r.id LIMIT $2", member_id, limit,
+    )
+    return [_resource(r) for r in rows]
+
+
 async def get_resource(conn: Connection, resource_id: str, actor: Actor) -> Resource:
     resource = await fetch(conn, resource_id)
     if actor.is_operator or actor.id in (resource.supplier_id, resource.assignee_id):

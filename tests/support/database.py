@@ -43,7 +43,8 @@ def postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    if asyncio.run(_reachable(LOCAL_SERVER)):
+    # REGISTRY_TEST_EMBEDDED=1 takes the path of a machine without PostgreSQL on purpose.
+    if not os.environ.get("REGISTRY_TEST_EMBEDDED") and asyncio.run(_reachable(LOCAL_SERVER)):
         yield LOCAL_SERVER
         return
     from registry.embedded_pg import EmbeddedPostgres

@@ -1,0 +1,1 @@
+"""The operator console and the public pages: server-rendered HTML on the registry's services."""

@@ -1,0 +1,117 @@
+"""Chinese first, English second: the page language, and labels for the registry's codes.
+
+Templates write both texts side by side (`_("成员", "Members")`), so a page reads in
+its own words without a catalogue lookup; codes (kinds, statuses) get their labels here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+LANGS = ("zh", "en")
+COOKIE = "lang"
+
+LABELS: dict[str, tuple[str, str]] = {
+    # Member kinds (API.md §4) and statuses (Article 18).
+    "lender": ("贷款机构", "Lender"),
+    "debt_buyer": ("债权受让机构", "Debt buyer"),
+    "collection_agency": ("催收机构", "Collection agency"),
+    "carrier": ("电信运营商", "Carrier"),
+    "pending": ("待审核", "Pending"),
+    "active": ("在册", "Active"),
+    "suspended": ("暂停", "Suspended"),
+    "removed": ("移出名单", "Removed"),
+    # Lender and debt-buyer subtypes (Article 2).
+    "commercial_bank": ("商业银行", "Commercial bank"),
+    "consumer_finance_company": ("消费金融公司", "Consumer finance company"),
+    "microloan_company": ("小额贷款公司", "Microloan company"),
+    "auto_finance_company": ("汽车金融公司", "Auto finance company"),
+    "asset_management_company": ("金融资产管理公司", "Asset management company"),
+    "local_asset_management_company": ("地方资产管理公司", "Local asset management company"),
+    "financial_asset_investment_company":
+        ("金融资产投资公司", "Financial asset investment company"),
+    "financing_guarantee_company": ("融资担保公司", "Financing guarantee company"),
+    # Resources and trace reasons (API.md §6).
+    "voice": ("语音号码", "Voice number"),
+    "voice_block": ("号段", "Number block"),
+    "sms_code": ("短信端口", "SMS port code"),
+    "unregistered": ("未登记", "Not registered"),
+    "expired": ("已过期", "Expired"),
+    "supplier_inactive": ("供应方不在册", "Supplier not active"),
+    "unconfirmed": ("使用方未确认", "Not confirmed by its user"),
+    "user_inactive": ("使用方不在册", "User not active"),
+    "no_principal": ("无委托方", "No principal"),
+    "traceable": ("可追溯", "Traceable"),
+    "not_traceable": ("不可追溯", "Not traceable"),
+    # Collector filings, black-market groups, risk events (API.md §7).
+    "submitted": ("待审核", "Awaiting review"),
+    "published": ("已发布", "Published"),
+    "rejected": ("已驳回", "Rejected"),
+    "revoked": ("已撤销", "Revoked"),
+    "violence": ("暴力、威胁或恐吓", "Violence or threats"),
+    "third_party_contact": ("骚扰无关第三方", "Contacting third parties"),
+    "false_identity": ("隐瞒或冒用身份", "False identity"),
+    "false_consequences": ("夸大或虚构后果", "Invented consequences"),
+    "illegal_fees": ("违规收费或私收款项", "Illegal fees or channels"),
+    "privacy_breach": ("泄露或滥用个人信息", "Personal data misuse"),
+    "harassment": ("违规时段或频次催收", "Harassment"),
+    "other": ("其他", "Other"),
+    "regulatory_action": ("被监管调查或处罚", "Regulatory action"),
+    "violent_collection": ("暴力催收", "Violent collection"),
+    "personal_data_breach": ("个人信息泄露", "Personal data breach"),
+    "black_market_interference": ("黑产干扰", "Black-market interference"),
+    "anti_collection_alliance": ("反催收联盟", "Anti-collection alliance"),
+    "fake_debt_relief": ("虚假债务优化", "Fake debt relief"),
+    "complaint_mill": ("恶意投诉代理", "Complaint mill"),
+    "phone": ("电话", "Phone"),
+    "wechat": ("微信", "WeChat"),
+    "qq": ("QQ", "QQ"),
+    "domain": ("域名", "Domain"),
+    "url": ("网址", "URL"),
+    "app": ("应用", "App"),
+    "payment_account": ("收款账户", "Payment account"),
+    "text_fingerprint": ("话术指纹", "Text fingerprint"),
+    "collector_filings": ("催收员报送", "Collector filings"),
+    "risk_events": ("风险事件", "Risk events"),
+    "late": ("逾期", "Late"),
+    "on_time": ("按时", "On time"),
+    "green": ("TLP:GREEN", "TLP:GREEN"),
+    "amber": ("TLP:AMBER", "TLP:AMBER"),
+    "red": ("TLP:RED", "TLP:RED"),
+    # Console audit actions.
+    "sign_in": ("登录", "Signed in"),
+    "sign_in_failed": ("登录失败", "Sign-in failed"),
+    "sign_out": ("退出", "Signed out"),
+    "member_status": ("变更成员状态", "Changed member status"),
+    "filing_publish": ("发布催收员报送", "Published a collector filing"),
+    "filing_reject": ("驳回催收员报送", "Rejected a collector filing"),
+    "filing_revoke": ("撤销催收员报送", "Revoked a collector filing"),
+    "peer_resume": ("恢复同步", "Resumed a peer"),
+}
+
+
+def pick_lang(query: str | None, cookie: str | None) -> str:
+    for choice in (query, cookie):
+        if choice in LANGS:
+            return choice
+    return LANGS[0]
+
+
+def translator(lang: str) -> Callable[[str, str], str]:
+    def translate(zh: str, en: str) -> str:
+        return zh if lang == "zh" else en
+
+    return translate
+
+
+def labeller(lang: str) -> Callable[[Any], str]:
+    index = LANGS.index(lang)
+
+    def label(code: Any) -> str:
+        if code is None:
+            return "—"
+        pair = LABELS.get(str(code))
+        return pair[index] if pair else str(code)
+
+    return label

@@ -1,0 +1,87 @@
+"""The console's overview: counts an operator checks first, with a chart where one helps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from api.console.charts import stacked_bars
+from api.console.i18n import labeller
+from api.console.members import KINDS, STATUSES
+from api.console.session import signed_in
+from api.console.web import lang_of, page, see_other
+from api.deps import Db, Node
+from api.state import NodeState
+from api.trace_state import trace_state
+from registry.collectors import stats as filing_stats
+from registry.console import audit
+from registry.members import stats
+from registry.risk import stats as risk_stats
+from sync import peers
+from sync.status import sync_status
+
+
+async def _resources_panel(node: NodeState, label: Callable[[Any], str]) -> dict[str, Any]:
+    """Resources by the trace decision of now: traceable, or the first link that fails."""
+    trace = trace_state(node)
+    await trace.feed.ensure_current()
+    tally = trace.index.tally(int(time.time()))
+    traceable = tally.pop(None, 0)
+    failing = sorted(((str(reason), n) for reason, n in tally.items()), key=lambda x: -x[1])
+    chart = stacked_bars([
+        (label("traceable"), [("traceable", traceable)]),
+        (label("not_traceable"), [("not_traceable", sum(n for _, n in failing))]),
+    ])
+    return {"traceable": traceable, "failing": failing, "chart": chart}
+
+
+@get("/console", include_in_schema=False)
+async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Response[Any]:
+    label = labeller(lang_of(request))
+    counts = await stats.count_by_kind_and_status(db)
+    members = {kind: {status: counts.get((kind, status), 0) for status in STATUSES}
+               for kind in KINDS}
+    member_chart = stacked_bars(
+        [(label(kind), [(status, members[kind][status]) for status in STATUSES])
+         for kind in KINDS])
+    filing_counts = await filing_stats.count_by_status(db)
+    risk_counts = await risk_stats.count_late_and_on_time(db)
+    intel_chart = stacked_bars([
+        (label("collector_filings"),
+         [(s, filing_counts.get(s, 0)) for s in ("submitted", "published", "rejected",
+                                                  "revoked", "expired")]),
+        (label("risk_events"), [("late", risk_counts["late"]),
+                                ("on_time", risk_counts["on_time"])]),
+    ])
+    federation = await sync_status(db, node.node_id)
+    return page(request, "console/overview.html", federation=federation,
+                filing_counts=filing_counts,
+                risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
+                statuses=STATUSES, member_chart=member_chart,
+                member_total=sum(counts.values()),
+                resources=await _resources_panel(node, label))
+
+
+@get("/console/audit", include_in_schema=False)
+async def audit_trail(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    return page(request, "console/audit.html", entries=await audit.recent(db, limit=200))
+
+
+@post("/console/peers/{peer_id:str}/resume", include_in_schema=False)
+async def resume_peer(
+    request: Request[Any, Any, Any], db: Db, peer_id: FromPath[str]
+) -> Response[Any]:
+    """Pulling from a peer stops at a fault (a broken chain, a bad signature) until an
+    operator has looked at it and resumes it here."""
+    session = signed_in(request)
+    async with db.transaction():
+        await peers.clear_fault(db, peer_id)
+        await audit.record(db, session.operator_id, "peer_resume", "peer", peer_id)
+    return see_other("/console#h-federation")
+
+
+ROUTES = [overview, audit_trail, resume_peer]

@@ -1,0 +1,1 @@
+"""The operator console's own records: staff credentials, sessions and the audit trail."""

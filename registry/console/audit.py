@@ -1,0 +1,49 @@
+"""The operator audit trail: who did what from the console, to which record, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from registry.db import Connection
+
+
+class AuditEntry(msgspec.Struct, frozen=True):
+    at: datetime
+    operator_id: str | None
+    operator_name: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    detail: dict[str, Any]
+
+
+async def record(
+    conn: Connection, operator_id: str | None, action: str,
+    target_type: str | None = None, target_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry; call it inside the action's own transaction so both commit together."""
+    await conn.execute(
+        "INSERT INTO operator_audit (operator_id, action, target_type, target_id, detail)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        operator_id, action, target_type, target_id, detail or {},
+    )
+
+
+async def recent(
+    conn: Connection, *, target_type: str | None = None, target_id: str | None = None,
+    limit: int = 50,
+) -> list[AuditEntry]:
+    rows = await conn.fetch(
+        "SELECT a.at, a.operator_id, o.name, a.action, a.target_type, a.target_id, a.detail"
+        " FROM operator_audit a LEFT JOIN operators o ON o.id = a.operator_id"
+        " WHERE ($1::text IS NULL OR a.target_type = $1)"
+        "   AND ($2::text IS NULL OR a.target_id = $2)"
+        " ORDER BY a.id DESC LIMIT $3",
+        target_type, target_id, limit,
+    )
+    return [AuditEntry(r["at"], r["operator_id"], r["name"], r["action"], r["target_type"],
+                       r["target_id"], r["detail"]) for r in rows]

@@ -1,0 +1,48 @@
+"""A node-local secret that seals console secrets (TOTP seeds) at rest with AES-GCM.
+
+The key lives in the node's data directory, never in the database, so a copy of the
+database alone does not yield anyone's second factor.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_NONCE_BYTES = 12
+_PURPOSE = b"registry console totp v1"
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The 32-byte key at `path`, made (owner-readable only) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(32))
+    key = path.read_bytes()
+    if len(key) != 32:
+        raise ValueError(f"{path} does not hold a 32-byte console key")
+    return key
+
+
+def seal(key: bytes, plaintext: str) -> str:
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), _PURPOSE)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def unseal(key: bytes, token: str) -> str | None:
+    """The plaintext, or None when the token was not sealed with this key."""
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _PURPOSE).decode()
+    except (ValueError, InvalidTag):
+        return None
