@@ -26,7 +26,7 @@ from registry.changelog import GENESIS
 from sync.mirror_journal import Header, pages, read_header, sync_dir
 
 MAGIC = b"RMSNAP01"
-CHUNK = 20_000  # records per frame: what a reader decodes at once
+CHUNK = 1000  # records per frame: decoded at once, so few temporaries live among the index
 _DIGEST = 32
 
 
