@@ -71,6 +71,8 @@ async def test_a_restart_from_snapshot_and_tail_answers_as_the_live_node(
         assert suspended.status_code == 200
         assert await again.sync_once() > 0
         await _same_answers(tel, again)
+        assert again.snapshot_due() is False  # 200,000 entries or ten minutes
+        assert await again.write_snapshot_async() is not None  # as `run` writes it
         again.close()
         assert snapshot.with_name("mirror.snapshot.prev").exists()
         assert _journal(snapshot).read_bytes().count(b"\n") == 1
