@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Request
 from litestar.di import Dependency, NamedDependency, Provide
-from litestar.params import SkipValidationMarker
+from litestar.params import QueryParameter, SkipValidationMarker
 
 from api.state import NodeState, node_state
 from registry.actors import Actor
@@ -42,3 +42,5 @@ DEPENDENCIES = {
 Db = Annotated[Connection, Dependency(), SkipValidationMarker()]
 CurrentActor = NamedDependency[Actor]
 Node = NamedDependency[NodeState]
+# One page size rule for every listing: 1 to 500 items.
+PageLimit = Annotated[int, QueryParameter(ge=1, le=500)]

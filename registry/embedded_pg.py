@@ -305,6 +305,15 @@ def _install_dir() -> Path:
     return install
 
 
+def client_tool(name: str) -> Path:
+    """A PostgreSQL client program (pg_dump, psql, pgbench) shipped with the wheel: it is
+    there on every machine the node runs on, and new enough for any server it meets."""
+    tool = _install_dir() / "bin" / name
+    if not tool.is_file():
+        raise EmbeddedPostgresError(f"{name} is not shipped in {tool.parent}")
+    return tool
+
+
 def _service_account() -> _Account:
     """The unprivileged user that runs postgres when we are root (postgres refuses root)."""
     account = _lookup(SERVICE_USER)

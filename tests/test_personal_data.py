@@ -14,11 +14,11 @@ import pytest
 import structlog
 
 from api.logging import configure_logging
+from registry.embedded_pg import client_tool
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
 from tests.support.people import filing_body, make_prc_id
 
-PG_DUMP = "/usr/bin/pg_dump"
 NAMES = ["张三丰", "欧阳娜娜", "李雷"]
 
 
@@ -34,7 +34,7 @@ def json_logs() -> Iterator[None]:
 
 async def pg_dump(database_url: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        PG_DUMP, "--no-owner", "-d", database_url,
+        str(client_tool("pg_dump")), "--no-owner", "-d", database_url,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)

@@ -17,12 +17,11 @@ from tests.support.factories import admit_member
 BEIJING = timezone(timedelta(hours=8))
 
 
-def test_late_only_after_the_48_hour_deadline() -> None:
+def test_the_deadline_is_48_hours_after_discovery() -> None:
+    # "Late" itself (reported after due_at; exactly at it is on time) is the generated
+    # column of migration 0006, tested at the edge over HTTP below.
     found = datetime(2026, 11, 1, 9, 0, tzinfo=BEIJING)
     assert rules.due_at(found) == datetime(2026, 11, 3, 9, 0, tzinfo=BEIJING)
-    assert rules.is_late(found, rules.due_at(found)) is False
-    assert rules.is_late(found, rules.due_at(found) + timedelta(microseconds=1)) is True
-    assert rules.is_late(found, found) is False
 
 
 @pytest.fixture(scope="module")

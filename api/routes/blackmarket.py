@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from api.deps import CurrentActor, Db, Node
+from api.deps import CurrentActor, Db, Node, PageLimit
 from api.guards import READ_ONLY, member_or_operator
 from registry.blackmarket import stix, store
 from registry.blackmarket.model import (
@@ -40,7 +38,7 @@ class BlackmarketController(Controller):
     async def list_groups(
         self, db: Db, actor: CurrentActor,
         category: FromQuery[GroupCategory | None] = None, cursor: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        limit: PageLimit = 50,
     ) -> GroupPage:
         return await store.list_groups(db, actor, category=category, cursor=cursor, limit=limit)
 

@@ -12,7 +12,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from api.deps import CurrentActor, Db, Node
+from api.deps import CurrentActor, Db, Node, PageLimit
 from api.guards import READ_ONLY, member_or_operator, members_of_kind, operator_only
 from api.state import NodeState
 from registry.collectors import checks, store, subject_hash
@@ -57,7 +57,7 @@ class CollectorFilingController(Controller):
     async def list(
         self, db: Db, actor: CurrentActor,
         status: FromQuery[FilingStatus | None] = None, cursor: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        limit: PageLimit = 50,
     ) -> FilingPage:
         """Operators: the review queue (every filing, by status). Members: their own."""
         return await store.list_filings(db, actor, status=status, cursor=cursor, limit=limit)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from api.deps import CurrentActor, Db
+from api.deps import CurrentActor, Db, PageLimit
 from api.guards import members_of_kind
 from registry.entrustments import store
 from registry.entrustments.model import (
@@ -37,7 +35,7 @@ class EntrustmentController(Controller):
         self, db: Db, actor: CurrentActor,
         lender_id: FromQuery[str | None] = None, agency_id: FromQuery[str | None] = None,
         cursor: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        limit: PageLimit = 50,
     ) -> EntrustmentPage:
         return await store.list_entrustments(
             db, actor, lender_id=lender_id, agency_id=agency_id, cursor=cursor, limit=limit

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from api.deps import CurrentActor, Db
+from api.deps import CurrentActor, Db, PageLimit
 from api.guards import member_or_operator, operator_only
 from registry.actors import Actor
 from registry.errors import Forbidden
@@ -30,7 +30,7 @@ class MemberController(Controller):
         self, db: Db,
         kind: FromQuery[str | None] = None, status: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        limit: PageLimit = 50,
     ) -> MemberPage:
         return await store.list_members(
             db, kind=kind, status=status, q=q, cursor=cursor, limit=limit

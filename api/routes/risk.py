@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from api.deps import CurrentActor, Db
+from api.deps import CurrentActor, Db, PageLimit
 from api.guards import member_or_operator, members_of_kind, operator_only
 from registry.risk import export, store
 from registry.risk.model import (
@@ -39,7 +38,7 @@ class RiskEventController(Controller):
         self, db: Db, actor: CurrentActor,
         category: FromQuery[RiskCategory | None] = None, late: FromQuery[bool | None] = None,
         reporter_id: FromQuery[str | None] = None, cursor: FromQuery[str | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        limit: PageLimit = 50,
     ) -> RiskEventPage:
         """Operators: every report, late ones first. Members: their own."""
         return await store.list_events(

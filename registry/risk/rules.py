@@ -15,11 +15,6 @@ def due_at(discovered_at: datetime) -> datetime:
     return discovered_at + REPORT_WITHIN
 
 
-def is_late(discovered_at: datetime, reported_at: datetime) -> bool:
-    """Late only when the report arrived after the deadline: exactly at it is on time."""
-    return reported_at > due_at(discovered_at)
-
-
 def check_discovery(discovered_at: datetime, now: datetime) -> None:
     if discovered_at > now + CLOCK_SKEW:
         raise Invalid.field("discovered_at", "in the future")

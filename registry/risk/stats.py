@@ -6,9 +6,8 @@ from registry.db import Connection
 
 
 async def count_late_and_on_time(conn: Connection) -> dict[str, int]:
-    # The same "late" as risk.store reports on each event: received after its 48 h deadline.
     rows = await conn.fetch(
-        "SELECT reported_at > due_at AS late, count(*) AS n FROM risk_events GROUP BY 1")
+        "SELECT late, count(*) AS n FROM risk_events GROUP BY late")
     counts = {"late": 0, "on_time": 0}
     for r in rows:
         counts["late" if r["late"] else "on_time"] += int(r["n"])

@@ -24,7 +24,7 @@ RECORD_TYPE = "risk_event"
 
 _SELECT = """
 SELECT x.id, x.origin, x.reporter_id, x.reporter_kind, x.category, x.discovered_at,
-       x.reported_at, x.due_at, (x.reported_at > x.due_at) AS late, x.summary, x.cause,
+       x.reported_at, x.due_at, x.late, x.summary, x.cause,
        x.situation, x.impact, x.measures, x.updates
 FROM risk_events x
 """
@@ -124,11 +124,11 @@ async def list_events(
     rows = await conn.fetch(
         _SELECT + f""" WHERE {_VISIBLE}
           AND ($3::text IS NULL OR x.category = $3)
-          AND ($4::boolean IS NULL OR (x.reported_at > x.due_at) = $4)
+          AND ($4::boolean IS NULL OR x.late = $4)
           AND ($5::text IS NULL OR x.reporter_id = $5)
           AND ($6::boolean IS NULL
-               OR ((x.reported_at > x.due_at), x.reported_at, x.id) < ($6, $7, $8))
-        ORDER BY (x.reported_at > x.due_at) DESC, x.reported_at DESC, x.id DESC LIMIT $9""",
+               OR (x.late, x.reported_at, x.id) < ($6, $7, $8))
+        ORDER BY x.late DESC, x.reported_at DESC, x.id DESC LIMIT $9""",
         actor.is_operator, actor.id, category, late, reporter_id, *after, limit + 1,
     )
     items = [_event(r) for r in rows[:limit]]

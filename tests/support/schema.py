@@ -22,6 +22,7 @@ _INDEXES = "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY
 _CONSTRAINTS = """
 SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)
 FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+  AND contype <> 'n'  -- PostgreSQL 18 lists NOT NULL as constraints too; columns say it
 ORDER BY 1, 2
 """
 
