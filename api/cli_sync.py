@@ -174,13 +174,15 @@ def add_mirror_command(commands: Any) -> None:
     mirror = commands.add_parser(
         "mirror", help="a carrier's in-process copy of a node's trace records",
         description="Pull a node's trace records with a member key, keep them in memory and "
-        "in a snapshot journal, and answer one trace per stdin line (VALUE [AT]) on stdout.")
+        "in a snapshot and its journal, and answer one trace per stdin line (VALUE [AT]) on "
+        "stdout.")
     mirror.add_argument("url", help="the home node, e.g. https://registry.example.cn")
     mirror.add_argument("--key", required=True, help="the member's private key (PKCS#8 PEM)")
     mirror.add_argument("--member-id", required=True)
     mirror.add_argument("--kid", help="the key's id at the node (default: its JWK thumbprint)")
-    mirror.add_argument("--snapshot", default="registry-mirror.journal",
-                        help="journal file kept so a restart resumes from its last seq")
+    mirror.add_argument("--snapshot", default="registry-mirror.snapshot",
+                        help="snapshot file (its journal is PATH.journal) kept so a restart "
+                        "resumes from its last seq")
     mirror.add_argument("--interval", type=float, default=1.0, help="seconds between pulls")
     mirror.add_argument("--page", type=int, default=5000, help="changes per request")
     mirror.add_argument("--once", action="store_true", help="sync once and exit")

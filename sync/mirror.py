@@ -2,18 +2,16 @@
 
 `CarrierMirror` pulls every origin the node holds with the carrier's own member key,
 verifies each page as a peer node does (chain, data hashes, the node's checkpoint
-signature), feeds the entries to a trace index and appends them to a local journal, so
-that a restart resumes from the last seq instead of from the start. A switch calls
-`mirror.index` (or the answers built on it) with no network hop.
-
-The journal is one file: a header line naming the node and its pinned keys, then one
-line per applied change, pages written whole (the last line of each carries the chain's
-hash there). A torn page (a crash mid-write) is dropped on load and pulled again.
+signature), feeds the entries to a trace index and appends them to a local journal. Now
+and then, and on close, the journal is compacted into a snapshot (sync/mirror_snapshot.py)
+and cut, so a restart loads the snapshot, replays the journal's tail and resumes pulling
+from the last seq. A switch calls `mirror.check` or `mirror.trace` with no network hop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -29,8 +27,11 @@ from registry.changelog import GENESIS
 from registry.trace.answer import Answers
 from registry.trace.index import TraceIndex
 from registry.trace.model import TraceResult
+from sync import mirror_snapshot as snapshots
 from sync.client import FeedClient, Key, fetch_node_info
 from sync.errors import PullFailed, SyncFault
+from sync.mirror_journal import Header, Line, encode_page, pages, read_header, replace, write_header
+from sync.mirror_snapshot import Compacted
 from sync.verify import Verified, verify_page
 
 log = structlog.get_logger("sync.mirror")
@@ -43,26 +44,6 @@ class Index(Protocol):
               data: dict[str, Any] | None) -> None: ...
 
 
-class Header(msgspec.Struct):
-    node: str
-    url: str
-    keys: list[dict[str, Any]]
-    member: str
-
-
-class Line(msgspec.Struct, array_like=True):
-    """One applied change in the journal; `hash` is set on the last line of a page only."""
-
-    origin: str
-    seq: int
-    type: str
-    id: str
-    hash: str
-    data: msgspec.Raw  # null: a tombstone, or a change sent redacted (not applied)
-    redacted: bool = False
-
-
-_decode_line = msgspec.json.Decoder(Line)
 _decode_data = msgspec.json.Decoder(dict[str, Any] | None)
 
 
@@ -88,6 +69,7 @@ class CarrierMirror:
         self, url: str, *, member_id: str, key: Key, kid: str, index: Index | None = None,
         snapshot: Path | None = None, page_limit: int = 5000,
         http: httpx.AsyncClient | None = None,
+        snapshot_every: int = 200_000, snapshot_seconds: float = 600.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.member_id, self.key, self.kid = member_id, key, kid
@@ -97,7 +79,15 @@ class CarrierMirror:
         # It is the index's own closure over its tables, so a lookup costs no extra call.
         self.check: Callable[[str, int], str | None] = (
             self.index.checker() if isinstance(self.index, TraceIndex) else _needs_trace_index)
+        # The snapshot's path; the journal, the previous snapshot and a rejected one
+        # live beside it (PATH.journal, PATH.prev, PATH.corrupt).
         self.snapshot = snapshot
+        self.snapshot_every, self.snapshot_seconds = snapshot_every, snapshot_seconds
+        self._base: Path | None = None  # the snapshot loaded or last written
+        self._tail = 0  # journal entries since it
+        self._snapshot_at = time.monotonic()
+        self._retry_snapshot_at = 0.0  # after a failed compaction: not before then
+        self._lock = asyncio.Lock()
         self.page_limit = page_limit
         self._http = http
         self.node: str | None = None
@@ -107,6 +97,16 @@ class CarrierMirror:
         self._journal: Any = None
         self.loaded = 0
 
+    @property
+    def _journal_path(self) -> Path:
+        assert self.snapshot is not None
+        return self.snapshot.with_name(self.snapshot.name + ".journal")
+
+    @property
+    def _previous(self) -> Path:
+        assert self.snapshot is not None
+        return self.snapshot.with_name(self.snapshot.name + ".prev")
+
     def trace(self, values: list[str], at: int | None = None) -> list[TraceResult]:
         """Trace answers in process, as the node gives them (API.md §6); `at` in epoch s."""
         if self._answers is None:
@@ -115,40 +115,107 @@ class CarrierMirror:
             self._answers = Answers(self.index, self.node)
         return self._answers.trace(values, int(time.time()) if at is None else at)
 
-    # ---- the journal -------------------------------------------------------------
+    # ---- the snapshot and the journal ---------------------------------------------
 
     def load(self) -> int:
-        """Re-apply the journal, if there is one; returns how many changes it held."""
-        if self.snapshot is None or not self.snapshot.exists():
+        """Load the snapshot and replay the journal after it, if there are any; returns
+        how many changes of the node's chains they cover (the sum of the seqs reached)."""
+        if self.snapshot is None:
             return 0
-        with self.snapshot.open("rb") as journal:
-            header_line = journal.readline()
-            if not header_line.endswith(b"\n"):
-                return 0
-            header = msgspec.json.decode(header_line, type=Header)
-            if header.member != self.member_id or header.url != self.url:
-                raise SyncFault(f"{self.snapshot} belongs to {header.member} at {header.url}")
-            self.node, self.keys = header.node, header.keys
-            good_end = journal.tell()
-            page: list[Line] = []
-            for raw in journal:
-                if not raw.endswith(b"\n"):
-                    break  # torn by a crash: the pull will fetch it again
-                page.append(_decode_line.decode(raw))
-                if page[-1].hash:  # a page is whole once its last line, with its hash, is
-                    self._replay(page)
-                    good_end = journal.tell()
-                    page = []
-        with self.snapshot.open("r+b") as journal:
-            journal.truncate(good_end)
-        return self.loaded
+        self._adopt_old_journal()
+        # Decoding makes millions of acyclic objects: the collector would only trace them.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._load_snapshot()
+            self._replay_journal()
+        finally:
+            if collecting:
+                gc.enable()
+        self._snapshot_at = time.monotonic()
+        return sum(cursor.seq for cursor in self.cursors.values())
+
+    def _adopt_old_journal(self) -> None:
+        """A mirror of before snapshots kept its journal at the snapshot's path."""
+        assert self.snapshot is not None
+        if self.snapshot.exists() and not self._journal_path.exists():
+            with self.snapshot.open("rb") as old:
+                if old.read(1) == b"{":
+                    os.replace(self.snapshot, self._journal_path)
+                    log.info("mirror_journal_adopted", path=str(self._journal_path))
+
+    def _load_snapshot(self) -> None:
+        assert self.snapshot is not None
+        rejected = False
+        for candidate in (self.snapshot, self._previous):
+            if not candidate.exists():
+                continue
+            try:
+                snapshots.verify(candidate)
+                head = snapshots.read_head(candidate)
+            except (snapshots.Corrupt, msgspec.DecodeError, StopIteration) as bad:
+                # Never applied: kept aside for a look, and the next one down is tried.
+                log.error("mirror_snapshot_corrupt", path=str(candidate), reason=str(bad))
+                os.replace(candidate, candidate.with_name(candidate.name + ".corrupt"))
+                rejected = True
+                continue
+            self._check_identity(head.member, head.url, candidate)
+            self.node, self.keys = head.node, head.keys
+            apply = self.index.apply
+            for chunk in snapshots.chunks(candidate):
+                origin = chunk.origin
+                for record in chunk.records:
+                    apply(origin, record.seq, record.type, record.id, record.data)
+                self.loaded += len(chunk.records)
+            self.cursors = {origin: Cursor(seq, chain)
+                            for origin, (seq, chain) in head.cursors.items()}
+            self._base = candidate
+            if rejected:
+                log.warning("mirror_snapshot_fallback", path=str(candidate),
+                            seqs={o: c.seq for o, c in self.cursors.items()})
+            return
+        if rejected:
+            log.warning("mirror_full_repull", reason="no snapshot verifies")
+
+    def _check_identity(self, member: str, url: str, path: Path) -> None:
+        if member != self.member_id or url != self.url:
+            raise SyncFault(f"{path} belongs to {member} at {url}")
+
+    def _replay_journal(self) -> None:
+        journal = self._journal_path
+        if not journal.exists():
+            return
+        with journal.open("rb") as lines:
+            header = read_header(lines)
+            good_end = 0
+            if header is not None:
+                self._check_identity(header.member, header.url, journal)
+                if self.node is not None and header.node != self.node:
+                    raise SyncFault(f"{journal} is of {header.node}, not {self.node}")
+                if self.node is None:
+                    self.node, self.keys = header.node, header.keys
+                good_end = lines.tell()
+                for page, end in pages(lines):
+                    cursor = self.cursors.setdefault(page[0].origin, Cursor())
+                    if page[-1].seq > cursor.seq:
+                        if page[0].seq != cursor.seq + 1 or (
+                                page[0].prev and page[0].prev != cursor.hash):
+                            # After a fallback to an older snapshot: the rest is pulled again.
+                            log.warning("mirror_journal_gap", origin=page[0].origin,
+                                        at=cursor.seq, page_from=page[0].seq)
+                            break
+                        self._replay(page)
+                        self._tail += len(page)
+                    good_end = end
+        with journal.open("r+b") as cut:
+            cut.truncate(good_end)
 
     def _replay(self, page: list[Line]) -> None:
         cursor = self.cursors.setdefault(page[0].origin, Cursor())
         for line in page:
             if line.origin != page[0].origin or line.seq != cursor.seq + 1:
                 raise SyncFault(f"journal skips from {cursor.seq} to {line.seq}")
-            self._apply(line.origin, line.seq, line.type, line.id, self._data_of(line.data),
+            self._apply(line.origin, line.seq, line.type, line.id, line.payload,
                         line.redacted)
             cursor.seq = line.seq
         cursor.hash = page[-1].hash
@@ -157,28 +224,83 @@ class CarrierMirror:
     def _open_journal(self) -> None:
         if self.snapshot is None or self._journal is not None:
             return
-        fresh = not self.snapshot.exists() or self.snapshot.stat().st_size == 0
-        self.snapshot.parent.mkdir(parents=True, exist_ok=True)
-        self._journal = self.snapshot.open("ab")
-        if fresh:
-            assert self.node is not None
-            header = Header(self.node, self.url, self.keys, self.member_id)
-            self._journal.write(msgspec.json.encode(header) + b"\n")
+        journal = self._journal_path
+        if not journal.exists() or journal.stat().st_size == 0:
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            write_header(journal, self._identity())
+        self._journal = journal.open("ab")
 
-    def _append(self, changes: list[Verified]) -> None:
+    def _identity(self) -> Header:
+        assert self.node is not None
+        return Header(self.node, self.url, self.keys, self.member_id)
+
+    def _append(self, changes: list[Verified], prev: str) -> None:
         if self.snapshot is None:
             return
         self._open_journal()
-        # Only a page's last line carries its hash: all a restart needs to continue the chain.
-        last = changes[-1]
-        lines = [msgspec.json.encode(Line(
-            c.origin, c.seq, c.type, c.id, c.hash if c is last else "",
-            msgspec.Raw(b"null" if c.data is None else c.data), c.redacted)) for c in changes]
-        self._journal.write(b"\n".join(lines) + b"\n")
+        self._journal.write(encode_page(changes, prev))
         self._journal.flush()
         os.fsync(self._journal.fileno())
+        self._tail += len(changes)
 
-    def close(self) -> None:
+    def snapshot_due(self) -> bool:
+        return bool(self._tail) and time.monotonic() >= self._retry_snapshot_at and (
+            self._tail >= self.snapshot_every
+            or time.monotonic() - self._snapshot_at >= self.snapshot_seconds)
+
+    def write_snapshot(self) -> Compacted | None:
+        """Compact the snapshot and the journal into a new snapshot and cut the journal."""
+        if self.snapshot is None or self.node is None or not self._tail:
+            return None
+        until = self._journal_path.stat().st_size
+        return self._finish(until, self._compact(until))
+
+    async def write_snapshot_async(self) -> Compacted | None:
+        """write_snapshot, with the compaction in a thread: lookups go on meanwhile."""
+        async with self._lock:
+            if self.snapshot is None or self.node is None or not self._tail:
+                return None
+            until = self._journal_path.stat().st_size
+            return self._finish(until, await asyncio.to_thread(self._compact, until))
+
+    def _compact(self, until: int) -> Compacted | None:
+        assert self.snapshot is not None
+        started = time.perf_counter()
+        try:
+            done = snapshots.compact(self.snapshot, self._previous, self._base,
+                                     self._journal_path, until, self._identity())
+        except (OSError, snapshots.Corrupt, msgspec.DecodeError) as failed:
+            # The journal is kept whole: the next attempt, or a restart, still has it all.
+            log.error("mirror_snapshot_failed", reason=str(failed))
+            return None
+        log.info("mirror_snapshot_written", records=done.records, journal_entries=done.tail,
+                 bytes=self.snapshot.stat().st_size,
+                 seconds=round(time.perf_counter() - started, 2))
+        return done
+
+    def _finish(self, until: int, done: Compacted | None) -> Compacted | None:
+        """Cut the journal to what came after the snapshot (what a concurrent pull added)."""
+        if done is None:
+            self._retry_snapshot_at = time.monotonic() + self.snapshot_seconds
+            return None
+        assert self.snapshot is not None
+        self._base = self.snapshot
+        self._snapshot_at = time.monotonic()
+        with self._journal_path.open("rb") as journal:
+            journal.seek(until)
+            rest = journal.read()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        replace(self._journal_path, msgspec.json.encode(self._identity()) + b"\n" + rest)
+        self._tail = rest.count(b"\n")
+        return done
+
+    def close(self, snapshot: bool = True) -> None:
+        """Write a snapshot of what the journal holds (a clean shutdown), then stop;
+        `snapshot=False` leaves the journal as it is, as a crash would."""
+        if snapshot:
+            self.write_snapshot()
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -192,10 +314,6 @@ class CarrierMirror:
         self.index.apply(origin, seq, type, record_id,
                          None if data is None else _decode_data.decode(data))
 
-    @staticmethod
-    def _data_of(raw: msgspec.Raw) -> bytes | None:
-        return None if bytes(raw) == b"null" else bytes(raw)
-
     async def _client(self, http: httpx.AsyncClient) -> FeedClient:
         if self.node is None:
             # First start: trust the node's published keys and keep them in the journal.
@@ -208,7 +326,7 @@ class CarrierMirror:
         """Pull every origin up to the head the node reports; returns changes applied."""
         if self.status.fault:
             raise SyncFault(self.status.fault)
-        async with self._session() as http:
+        async with self._lock, self._session() as http:
             client = await self._client(http)
             heads = await client.heads()
             self.status.heads = dict(heads.origins)
@@ -235,7 +353,7 @@ class CarrierMirror:
             raise
         if not proven:
             return 0
-        self._append(proven)
+        self._append(proven, cursor.hash)
         for c in proven:
             self._apply(c.origin, c.seq, c.type, c.id, c.data, c.redacted)
         cursor.seq, cursor.hash = proven[-1].seq, proven[-1].hash
@@ -264,6 +382,8 @@ class CarrierMirror:
             backoff = interval
             if on_applied is not None and applied:
                 on_applied(applied)
+            if self.snapshot_due():
+                await self.write_snapshot_async()
             await asyncio.sleep(interval)
 
 

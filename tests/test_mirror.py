@@ -8,6 +8,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync.mirror import CarrierMirror
+from sync.mirror_snapshot import MAGIC
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
 from tests.support.nodes import RunningNode, chain_digest, eventually, nodes, pair
@@ -57,7 +58,12 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         assert first.records[("member", carrier.id)]["origin"] == "node-tel"
         assert mirror.cursors["node-fin"].seq == fin_head[0]
 
-        # A restart re-applies the journal and pulls only what is new.
+        # Closed cleanly: a snapshot of the latest records, and an empty journal.
+        journal = snapshot.with_name("journal.journal")
+        assert snapshot.read_bytes().startswith(MAGIC)
+        assert journal.read_bytes().count(b"\n") == 1  # the header alone
+
+        # A restart loads the snapshot and pulls only what is new.
         await fin.operator.post(f"/v1/members/{agency.id}/status",
                                 {"status": "suspended", "reason": "核查"})
         fin_head = await chain_digest(fin.db, "node-fin")
@@ -68,13 +74,14 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         assert second.records == first.records
         assert await again.sync_once() == 1
         assert second.records[("member", agency.id)]["status"] == "suspended"
-        again.close()
+        again.close(snapshot=False)  # as a crash: the change stays in the journal's tail
         # A torn page (a crash mid-write) is dropped, and fetched again.
-        with snapshot.open("ab") as journal:
-            journal.write(b'["node-fin",9,"member","m_x","",null]\n["node-fin", 10')
+        with journal.open("ab") as tail:
+            tail.write(b'["node-fin",9,"member","m_x","",null]\n["node-fin", 10')
         third = RecordingIndex()
         resumed = _mirror(tel, carrier, third, snapshot)
         assert resumed.load() == applied + 1
+        assert third.records == second.records
         assert await resumed.sync_once() == 0
         resumed.close()
 
@@ -115,6 +122,8 @@ async def test_the_mirror_command_answers_traces_on_stdin_and_resumes(
         assert first["pulled"] > 0
         out, err = await run(stdin=f"+86 139 0000 0001 {IN_WINDOW}\n+8613900000002\n".encode())
         again = json.loads(err.decode().strip().splitlines()[-1])
+        assert journal.exists()
+        assert journal.with_name("carrier.journal.journal").exists()
         assert again["from_snapshot"] == first["pulled"]
         assert again["pulled"] == 0
         answers = [json.loads(line) for line in out.decode().splitlines()]
