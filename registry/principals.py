@@ -57,33 +57,10 @@ class Standing(msgspec.Struct, frozen=True):
     status: str | None
 
 
-# Spending the nonce and re-reading the key's revocation and the member's status share one
-# round trip, so a verifier that caches key material still decides on current standing.
-_SPEND_NONCE = """
-WITH spent AS (
-    INSERT INTO token_nonces (issuer, jti, expires_at) VALUES ($1, $3, to_timestamp($4))
-    ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at
-        WHERE token_nonces.expires_at < now()
-    RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM spent) AS fresh, k.revoked_at, m.status
-FROM principal_keys k LEFT JOIN members m ON m.id = k.principal_id
-WHERE k.principal_id = $1 AND k.kid = $2
-"""
-
-
-async def spend_nonce(
-    conn: Connection, principal_id: str, kid: str, jti: str, expires_at: int
-) -> Standing | None:
-    """Record a token's jti; None when the key no longer exists."""
-    row = await conn.fetchrow(_SPEND_NONCE, principal_id, kid, jti, expires_at)
-    if row is None:
-        return None
-    return Standing(row["fresh"], row["revoked_at"], row["status"])
-
-
-# The same step for many tokens at once: one statement, so one transaction and one round
-# trip for the tokens of a burst. Callers pass each (issuer, jti) at most once.
+# Spending a token's jti and re-reading its key's revocation and its member's status share
+# one statement, so a verifier that caches key material still decides on current standing;
+# the tokens of a burst share it too (one transaction, one round trip). Callers pass each
+# (issuer, jti) at most once.
 _SPEND_NONCES = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
@@ -108,7 +85,7 @@ NonceSpend = tuple[str, str, str, int]  # (principal_id, kid, jti, expires_at)
 
 
 async def spend_nonces(conn: Connection, spends: list[NonceSpend]) -> list[Standing | None]:
-    """spend_nonce() for many tokens in one statement; answers in the order given."""
+    """Record each token's jti; answers in the order given, None where the key is gone."""
     rows = await conn.fetch(_SPEND_NONCES, [s[0] for s in spends], [s[1] for s in spends],
                             [s[2] for s in spends], [s[3] for s in spends])
     answers: list[Standing | None] = [None] * len(spends)

@@ -4,7 +4,7 @@ While one batch is with PostgreSQL, the tokens that arrive wait and go in the ne
 (group commit), so under load a round trip and a transaction serve many requests, and
 alone a request waits for nothing but its own. Every jti is still spent in PostgreSQL
 before its request goes on, with the key's revocation and the member's status read in the
-same statement: exactly the step registry.principals.spend_nonce takes.
+same statement (registry.principals.spend_nonces).
 """
 
 from __future__ import annotations
