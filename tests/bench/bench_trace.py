@@ -189,8 +189,8 @@ def pgbench(dsn: str, seconds: int, numbers: int, workdir: Path) -> float:
         "SELECT id, kind, value, supplier_id, assignee_id, valid_from, valid_to"
         " FROM resources WHERE id = 'r_' || lpad(to_hex(:n::bigint), 32, '0');\n")
     # The wheel's pgbench: there on every machine the node runs on, whatever its server.
-    done = subprocess.run([str(client_tool("pgbench")), "-n", "-c", "32", "-j", "2", "-T", str(seconds),
-                           "-M", "prepared", "-f", str(script), dsn],
+    done = subprocess.run([str(client_tool("pgbench")), "-n", "-c", "32", "-j", "2",
+                           "-T", str(seconds), "-M", "prepared", "-f", str(script), dsn],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
