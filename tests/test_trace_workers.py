@@ -4,13 +4,8 @@ second when it was made elsewhere (API.md §6, "Speed")."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,50 +15,18 @@ import pytest
 from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
+from tests.support.served import served_registry
 from tests.support.whitelist import Cast, cast, confirm, entrust, file, supply
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory,
            client: Any) -> Iterator[str]:
-    port = free_port()
     # Its own data directory: writes made by the test's in-process app reach these workers
     # only through the database's notifications, as a write on another host would.
-    env = {**os.environ, "DATABASE_URL": database_url, "REGISTRY_NODE_ID": NODE_ID,
-           "REGISTRY_DATA_DIR": str(tmp_path_factory.mktemp("served"))}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        cwd=Path(__file__).parent.parent,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not start")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
+    with served_registry(tmp_path_factory.mktemp("served"), database_url=database_url,
+                         node_id=NODE_ID, workers=2, ready_within=30) as node:
+        yield node.base
 
 
 class Remote:

@@ -6,14 +6,10 @@ line; wrk's Lua script (below) hands each thread its own slice of them.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,8 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
+from tests.support.served import served_registry
 from tests.support.signing import Signer
 
 _LUA = r"""
@@ -63,48 +58,16 @@ class WrkResult:
     requests: int
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def served_node(database_url: str, workers: int = 2, node_id: str = "node-bench") -> Iterator[str]:
     """`registry serve` as the README runs it, on a free loopback port; yields its base URL."""
-    port = free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    env = {**os.environ, "DATABASE_URL": database_url}
-    log = (data_dir / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
-         str(workers), "--node-id", node_id, "--data-dir", str(data_dir)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    workdir = Path(tempfile.mkdtemp(prefix="registry-bench-"))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError((data_dir / "serve.log").read_text()[-3000:])
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become ready")
-            time.sleep(0.2)
-        yield base
+        with served_registry(workdir, database_url=database_url, node_id=node_id,
+                             workers=workers) as node:
+            yield node.base
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def write_tokens(signer: Signer, method: str, target: str, count: int, path: Path,

@@ -1,0 +1,81 @@
+"""`registry serve` run as the README runs it, in a child process on a free loopback port.
+
+Tests and benchmarks that need the real server (several workers, the embedded
+PostgreSQL, wrk from a second process) start it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class ServedNode:
+    base: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served_registry(
+    workdir: Path, *, database_url: str | None, node_id: str | None = None, workers: int = 1,
+    data_dir: Path | None = None, ready_within: float = 120,
+) -> Iterator[ServedNode]:
+    """Serve a node until the block ends; database_url None: its embedded PostgreSQL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
+    env["PYTHONUNBUFFERED"] = "1"
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    args = [sys.executable, "-m", "api.cli", "serve", "--port", str(port),
+            "--workers", str(workers), "--data-dir", str(data_dir or workdir / "data")]
+    if node_id is not None:
+        args += ["--node-id", node_id]
+    log_path = workdir / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    node = ServedNode(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_ready(node, ready_within)
+        yield node
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(node: ServedNode, within: float) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        if node.process.poll() is not None:
+            raise RuntimeError(f"registry serve exited {node.process.returncode}: "
+                               f"{node.log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(f"{node.base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"registry serve was not ready in {within:.0f} s")
+        time.sleep(0.2)
