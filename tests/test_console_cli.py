@@ -48,6 +48,7 @@ async def test_operator_add_sets_a_password_and_a_totp_factor(
     assert signed_in == result["id"]
     stored = await db.fetchrow(
         "SELECT password_hash, totp_secret FROM operator_credentials WHERE login = 'li'")
+    assert stored is not None
     assert stored["password_hash"].startswith("$argon2id$")
     assert _secret(made.stderr) not in stored["totp_secret"]  # sealed at rest
 

@@ -58,7 +58,7 @@ async def test_a_number_supplied_on_one_node_and_used_on_another_traces_alike(
         resource = await supply(carrier, agency, NUMBER)
 
         async def resource_held() -> bool:
-            return (await trace(agency, NUMBER))["reason"] != "unregistered"
+            return bool((await trace(agency, NUMBER))["reason"] != "unregistered")
 
         await eventually(resource_held)
         # ... the agency confirms at home, and its lender files it at home.
@@ -87,7 +87,7 @@ async def test_a_number_supplied_on_one_node_and_used_on_another_traces_alike(
 
         # The carrier's own mirror of its home node answers the same, in process.
         key = carrier.signer.key
-        mirror = CarrierMirror(tel.url, member_id=carrier.id, key=key,  # type: ignore[arg-type]
+        mirror = CarrierMirror(tel.url, member_id=carrier.id, key=key,
                                kid=carrier.signer.kid, snapshot=tmp_path / "mirror.journal")
         await mirror.sync_once()
         from api.routes.trace import parse_at

@@ -51,6 +51,7 @@ async def test_log_entries_rebuild_records_on_a_peer(
                 assert await replicas.apply(db, record_type, PEER, f"p-{record_id}", data)
     copy = await db.fetchrow("SELECT origin, status, subject_hash FROM collector_filings"
                              " WHERE id = $1", f"p-{filing['id']}")
+    assert copy is not None
     assert dict(copy) == {"origin": PEER, "status": "published", "subject_hash":
                           latest[("collector_filing", filing["id"])]["subject_hash"]}
     foreign = await operator.post(f"/v1/collector-filings/p-{filing['id']}/revoke",

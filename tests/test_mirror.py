@@ -26,6 +26,11 @@ class RecordingIndex:
         self.records[(type, record_id)] = data
         self.applied += 1
 
+    def held(self, record_type: str, record_id: str) -> dict[str, Any]:
+        data = self.records[(record_type, record_id)]
+        assert data is not None, f"{record_type} {record_id} is a tombstone"
+        return data
+
 
 def _mirror(node: RunningNode, carrier: Any, index: RecordingIndex, snapshot: Path,
             ) -> CarrierMirror:
@@ -54,8 +59,8 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         mirror.close()
         tel_seq = (await chain_digest(tel.db, "node-tel"))[0]
         assert applied == tel_seq + fin_head[0]
-        assert first.records[("member", agency.id)]["status"] == "active"
-        assert first.records[("member", carrier.id)]["origin"] == "node-tel"
+        assert first.held("member", agency.id)["status"] == "active"
+        assert first.held("member", carrier.id)["origin"] == "node-tel"
         assert mirror.cursors["node-fin"].seq == fin_head[0]
 
         # Closed cleanly: a snapshot of the latest records, and an empty journal.
@@ -73,7 +78,7 @@ async def test_mirror_holds_every_origin_and_resumes_from_its_snapshot(
         assert again.load() == applied
         assert second.records == first.records
         assert await again.sync_once() == 1
-        assert second.records[("member", agency.id)]["status"] == "suspended"
+        assert second.held("member", agency.id)["status"] == "suspended"
         again.close(snapshot=False)  # as a crash: the change stays in the journal's tail
         # A torn page (a crash mid-write) is dropped, and fetched again.
         with journal.open("ab") as tail:
@@ -146,7 +151,7 @@ async def test_a_mirror_applies_nothing_from_a_tampered_feed(
         server, task, proxy = await serve_asgi(TamperingProxy(tel.url), lifespan="off")
         try:
             index = RecordingIndex()
-            mirror = CarrierMirror(proxy, member_id=carrier.id, key=carrier.signer.key,  # type: ignore[arg-type]
+            mirror = CarrierMirror(proxy, member_id=carrier.id, key=carrier.signer.key,
                                    kid=carrier.signer.kid, index=index,
                                    snapshot=tmp_path / "j")
             with pytest.raises(SyncFault, match="seq 2: data does not hash"):

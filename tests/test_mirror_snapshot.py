@@ -22,7 +22,7 @@ VALUES = ["+8613911110001", "+8613911110002", "+8613911110003", "+8613911110009"
 
 def _mirror(node: RunningNode, carrier: SignedClient, snapshot: Path,
             index: Any = None) -> CarrierMirror:
-    return CarrierMirror(node.url, member_id=carrier.id, key=carrier.signer.key,  # type: ignore[arg-type]
+    return CarrierMirror(node.url, member_id=carrier.id, key=carrier.signer.key,
                          kid=carrier.signer.kid, index=index, snapshot=snapshot, page_limit=3)
 
 

@@ -146,6 +146,7 @@ async def test_a_tampered_page_applies_nothing_and_faults_the_peer(
     with pytest.raises(SyncFault, match=reason):
         await _consume(tel, tel_pool, tamper(feed))
     state = await tel.db.fetchrow("SELECT * FROM sync_state WHERE peer = 'node-fin'")
+    assert state is not None
     assert state["applied_seq"] == 0
     assert reason in state["fault"]
     assert await tel.db.fetchval("SELECT count(*) FROM change_log WHERE origin = 'node-fin'") == 0

@@ -25,8 +25,10 @@ AT = int(datetime(2026, 11, 28, 9, 30, tzinfo=SHANGHAI).timestamp())
 LINKS = REASONS  # each reason names the one link whose failure it reports
 
 
-def at_local(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=SHANGHAI).timestamp())  # type: ignore[misc]
+def at_local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> int:
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=SHANGHAI).timestamp())
 
 
 def world(failing: frozenset[str]) -> tuple[Supply | None, list[Party], list[Term]]:

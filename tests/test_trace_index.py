@@ -4,6 +4,7 @@ same answers; blocks match by longest prefix; tombstones and re-supplies (API.md
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +51,7 @@ def supply_of(index: TraceIndex, text: str) -> Supply | None:
     return index.states[index.find(text)[2]]
 
 
-def load(entries: list[tuple[str, str, str, dict[str, Any] | None]]) -> TraceIndex:
+def load(entries: Sequence[tuple[str, str, str, dict[str, Any] | None]]) -> TraceIndex:
     index = TraceIndex()
     seqs: dict[str, int] = {}
     for origin, type, record_id, data in entries:

@@ -114,12 +114,12 @@ async def _copy_baseline(admin_dsn: str, dst_dsn: str, tables: list[str]) -> tup
                     "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass"
                     " AND attnum > 0 AND NOT attisdropped ORDER BY attnum", table)]
                 query, columns = f"SELECT {', '.join(cols)} FROM {table}", cols
-            await source.copy_from_query(query, output=str(dump), format="binary")
+            await source.copy_from_query(query, output=dump, format="binary")
             count = await source.fetchval(f"SELECT count(*) FROM ({query}) q")
             await source.close()
             conn = await asyncpg.connect(target)
             started = time.perf_counter()
-            await conn.copy_to_table(table, source=str(dump), columns=columns, format="binary")
+            await conn.copy_to_table(table, source=dump, columns=columns, format="binary")
             total += time.perf_counter() - started
             rows = max(rows, count)
             await conn.close()

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import httpx
@@ -59,7 +59,7 @@ class RunningNode:
 
 
 async def serve_asgi(
-    app: Any, lifespan: str = "on"
+    app: Any, lifespan: Literal["auto", "on", "off"] = "on"
 ) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     """Serve an ASGI app on a free loopback port in this event loop; returns its URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan=lifespan,
