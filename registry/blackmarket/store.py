@@ -26,6 +26,7 @@ from registry.db import Connection
 from registry.errors import Forbidden, Invalid, NotFound
 from registry.ids import new_id
 from registry.paging import decode_time_cursor, time_cursor
+from registry.records import refuse_foreign
 
 GROUP = "blackmarket_group"
 SIGHTING = "blackmarket_sighting"
@@ -101,9 +102,7 @@ async def add_indicators(
             raise NotFound(f"no black-market group {group_id}")
         if not (actor.is_operator or row["reporter_id"] == actor.id):
             raise Forbidden("only the reporter or an operator may add indicators")
-        if row["origin"] != row["node_id"]:
-            raise Forbidden(f"group {group_id} belongs to node {row['origin']}",
-                            code="foreign_record")
+        refuse_foreign(row["origin"], row["node_id"], f"group {group_id}")
         await _add_indicators(conn, group_id, found)
         await conn.execute(
             "UPDATE blackmarket_groups SET updated_at = now() WHERE id = $1", group_id

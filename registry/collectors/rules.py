@@ -30,15 +30,6 @@ def check_transition(current: str, wanted: str) -> None:
         raise Conflict(f"a filing cannot go from {current} to {wanted}", code="bad_transition")
 
 
-def check_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise Invalid.field("reason", "a reason is required")
-    if len(reason) > 500:
-        raise Invalid.field("reason", "at most 500 characters")
-    return reason
-
-
 def check_new_filing(data: CollectorFilingCreate, today: date) -> tuple[str, list[str]]:
     """Every problem with a filing at once; returns the normalised id number and digests.
 

@@ -30,6 +30,7 @@ from registry.db import Connection
 from registry.errors import Forbidden, NotFound
 from registry.ids import new_id
 from registry.paging import decode_time_cursor, time_cursor
+from registry.records import check_reason, refuse_foreign
 
 RECORD_TYPE = "collector_filing"
 # Filers are in China: "not in the future" is judged by the date there.
@@ -131,11 +132,7 @@ async def _lock_home_filing(conn: Connection, filing_id: str) -> asyncpg.Record:
     )
     if row is None:
         raise NotFound(f"no collector filing {filing_id}")
-    if row["origin"] != row["node_id"]:
-        raise Forbidden(
-            f"filing {filing_id} belongs to node {row['origin']}; review it there",
-            code="foreign_record",
-        )
+    refuse_foreign(row["origin"], row["node_id"], f"filing {filing_id}")
     return row
 
 
@@ -165,7 +162,7 @@ async def _move(
 async def review(
     conn: Connection, filing_id: str, data: Review, actor: Actor, publish_years: int
 ) -> CollectorFiling:
-    reason = rules.check_reason(data.reason)
+    reason = check_reason(data.reason)
     wanted = "published" if data.decision == "publish" else "rejected"
     return await _move(conn, filing_id, wanted, reason, actor, publish_years)
 
@@ -173,7 +170,7 @@ async def review(
 async def revoke(
     conn: Connection, filing_id: str, data: Revocation, actor: Actor
 ) -> CollectorFiling:
-    return await _move(conn, filing_id, "revoked", rules.check_reason(data.reason), actor)
+    return await _move(conn, filing_id, "revoked", check_reason(data.reason), actor)
 
 
 async def list_filings(

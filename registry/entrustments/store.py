@@ -22,8 +22,8 @@ from registry.entrustments.model import (
 )
 from registry.errors import Conflict, Forbidden, NotFound
 from registry.ids import new_id
-from registry.members.rules import check_reason
 from registry.paging import decode_time_cursor, time_cursor
+from registry.records import check_reason, refuse_foreign
 
 RECORD_TYPE = "entrustment"
 
@@ -98,9 +98,8 @@ async def end_entrustment(
             if visible_to(current, actor):
                 raise Forbidden("only its lender may end an entrustment")
             raise NotFound(f"no entrustment {entrustment_id}")
-        if current.origin != await changelog.node_id(conn):
-            raise Forbidden(f"entrustment {entrustment_id} belongs to node {current.origin}",
-                            code="foreign_record")
+        refuse_foreign(current.origin, await changelog.node_id(conn),
+                       f"entrustment {entrustment_id}")
         if current.ended:
             raise Conflict("the entrustment has already ended", code="already_ended")
         await conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from registry.errors import Conflict, FieldError, Invalid
 from registry.members.model import SUBTYPES, MemberCreate
+from registry.records import MAX_TEXT
 from registry.uscc import uscc_problem
 
 # API.md §4: pending → active; active ↔ suspended; any → removed, which is final.
@@ -14,21 +15,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "removed": frozenset(),
 }
 
-MAX_TEXT = 500
 
 
 def check_transition(current: str, wanted: str) -> None:
     if wanted not in TRANSITIONS.get(current, frozenset()):
         raise Conflict(f"a member cannot go from {current} to {wanted}", code="bad_transition")
-
-
-def check_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise Invalid.field("reason", "a reason is required")
-    if len(reason) > MAX_TEXT:
-        raise Invalid.field("reason", f"at most {MAX_TEXT} characters")
-    return reason
 
 
 def check_new_member(data: MemberCreate) -> None:

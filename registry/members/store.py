@@ -10,7 +10,7 @@ import msgspec
 from registry import changelog
 from registry.actors import Actor, record_evidence
 from registry.db import Connection
-from registry.errors import Conflict, Forbidden, NotFound
+from registry.errors import Conflict, NotFound
 from registry.ids import new_id
 from registry.keys import public_jwk
 from registry.members import rules
@@ -25,6 +25,7 @@ from registry.members.model import (
     StatusEvent,
 )
 from registry.paging import decode_time_cursor, time_cursor
+from registry.records import check_reason, refuse_foreign
 
 RECORD_TYPE = "member"
 
@@ -123,18 +124,14 @@ async def _lock_home_member(conn: Connection, member_id: str) -> asyncpg.Record:
     )
     if row is None:
         raise NotFound(f"no member {member_id}")
-    if row["origin"] != row["node_id"]:
-        raise Forbidden(
-            f"member {member_id} belongs to node {row['origin']}; change it there",
-            code="foreign_record",
-        )
+    refuse_foreign(row["origin"], row["node_id"], f"member {member_id}")
     return row
 
 
 async def set_status(
     conn: Connection, member_id: str, change: StatusChange, actor: Actor
 ) -> Member:
-    reason = rules.check_reason(change.reason)
+    reason = check_reason(change.reason)
     async with conn.transaction():
         row = await _lock_home_member(conn, member_id)
         rules.check_transition(row["status"], change.status)

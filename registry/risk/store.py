@@ -17,6 +17,7 @@ from registry.db import Connection
 from registry.errors import Forbidden, Invalid, NotFound
 from registry.ids import new_id
 from registry.paging import decode_cursor, encode_cursor
+from registry.records import refuse_foreign
 from registry.risk import rules
 from registry.risk.model import RiskEvent, RiskEventCreate, RiskEventPage, RiskUpdateCreate
 
@@ -96,9 +97,7 @@ async def add_update(
             raise NotFound(f"no risk event {event_id}")
         if row["reporter_id"] != actor.id:
             raise Forbidden("only the reporter follows up its report")
-        if row["origin"] != row["node_id"]:
-            raise Forbidden(f"risk event {event_id} belongs to node {row['origin']}",
-                            code="foreign_record")
+        refuse_foreign(row["origin"], row["node_id"], f"risk event {event_id}")
         now: datetime = await conn.fetchval("SELECT now()")
         update = {"at": now.isoformat(), "by": actor.id, "summary": summary,
                   "situation": _optional(data.situation), "measures": _optional(data.measures)}

@@ -21,6 +21,7 @@ from registry.changelog import Change
 from registry.db import Connection
 from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from registry.ids import new_id
+from registry.records import refuse_foreign
 from registry.trace.index import CONFIRMATION, FILING, RESOURCE, confirmation_id, filing_id
 from registry.trace.model import (
     EARLIEST,
@@ -204,9 +205,8 @@ async def change_supply(
             raise NotFound(f"no resource {resource_id}")
         if current["supplier_id"] != actor.id:
             raise Forbidden("only the supplying carrier may change a supply")
-        if current["origin"] != await changelog.node_id(conn):
-            raise Forbidden(f"resource {resource_id} belongs to node {current['origin']}",
-                            code="foreign_record")
+        refuse_foreign(current["origin"], await changelog.node_id(conn),
+                       f"resource {resource_id}")
         valid_from = data.valid_from or current["valid_from"]
         valid_to = data.valid_to if data.valid_to is not None else current["valid_to"]
         if valid_to is not None and valid_to <= valid_from:
