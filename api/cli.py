@@ -32,7 +32,7 @@ def database(settings: Settings) -> Iterator[str]:
     if settings.database_url:
         yield settings.database_url
         return
-    from registry.embedded_pg import EmbeddedPostgres
+    from api.embedded_pg import EmbeddedPostgres
 
     server = EmbeddedPostgres(settings.data_dir / "pg")
     dsn = server.start()
