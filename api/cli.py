@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from api import cli_sync
+from api.embedded_pg import EmbeddedPostgres
+from api.embedded_pg.supervisor import supervise
+from api.logging import configure_logging
 from api.settings import Settings
 from registry import db
 from registry.console import credentials
@@ -27,20 +30,24 @@ Command = Callable[[argparse.Namespace], int]
 
 
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
+def database_server(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     """DATABASE_URL when set; otherwise the embedded PostgreSQL under the data directory."""
     if settings.database_url:
-        yield settings.database_url
+        yield settings.database_url, None
         return
-    from api.embedded_pg import EmbeddedPostgres
-
     server = EmbeddedPostgres(settings.data_dir / "pg")
     dsn = server.start()
     print(f"embedded PostgreSQL running, data in {settings.data_dir / 'pg'}", file=sys.stderr)
     try:
-        yield dsn
+        yield dsn, server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    with database_server(settings) as (dsn, _):
+        yield dsn
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -51,8 +58,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    configure_logging()  # the supervisor's lines, as JSON like the workers'
     settings = _settings(args)
-    with database(settings) as dsn:
+    with database_server(settings) as (dsn, embedded):
         asyncio.run(_migrate(dsn))
         # The HTTP server runs as a child process so that this one outlives it whatever
         # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
@@ -71,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, forward)
-        returncode = server.wait()
+        returncode = supervise(server, embedded)
     # Ended by the signal it was sent: that is the normal way to stop a node.
     return 0 if returncode in (-signal.SIGTERM, -signal.SIGINT) else returncode
 

@@ -27,6 +27,9 @@ class Settings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
+    # Seconds to connect, to take a pooled connection, and per statement: a database that
+    # does not answer costs a request this long (twice at most), then 503 `unavailable`.
+    db_timeout: float = 3.0
     # Federation: pull from peers in the background, pausing this long after a short page.
     sync_enabled: bool = True
     sync_interval: float = 1.0
@@ -59,6 +62,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "collector_checks_per_minute": int(
                 env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),
+            "db_timeout": float(env.get("REGISTRY_DB_TIMEOUT", "3")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

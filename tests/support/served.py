@@ -6,7 +6,9 @@ PostgreSQL, wrk from a second process) start it here and nowhere else.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from registry.signing_keys import load_private_key
+from tests.support.signing import Signer
 
 
 @dataclass(frozen=True)
@@ -37,21 +42,22 @@ def free_port() -> int:
 @contextmanager
 def served_registry(
     workdir: Path, *, database_url: str | None, node_id: str | None = None, workers: int = 1,
-    data_dir: Path | None = None, ready_within: float = 120,
+    data_dir: Path | None = None, ready_within: float = 120, env: dict[str, str] | None = None,
 ) -> Iterator[ServedNode]:
     """Serve a node until the block ends; database_url None: its embedded PostgreSQL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
-    env["PYTHONUNBUFFERED"] = "1"
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
+    environ.update(env or {}, PYTHONUNBUFFERED="1")
     if database_url is not None:
-        env["DATABASE_URL"] = database_url
+        environ["DATABASE_URL"] = database_url
     args = [sys.executable, "-m", "api.cli", "serve", "--port", str(port),
             "--workers", str(workers), "--data-dir", str(data_dir or workdir / "data")]
     if node_id is not None:
         args += ["--node-id", node_id]
     log_path = workdir / "serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, env=environ, stdout=log, stderr=subprocess.STDOUT)
     node = ServedNode(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_ready(node, ready_within)
@@ -79,3 +85,18 @@ def _wait_ready(node: ServedNode, within: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"registry serve was not ready in {within:.0f} s")
         time.sleep(0.2)
+
+
+def operator_via_cli(data_dir: Path, name: str, node_id: str) -> tuple[dict[str, str], Signer]:
+    """`registry operator add` on a served node's data directory, as an operator would run it;
+    returns its JSON answer and a signer with the key it wrote."""
+    key_path = data_dir / f"operator-{secrets.token_hex(4)}.pem"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
+    added = subprocess.run(
+        [sys.executable, "-m", "api.cli", "operator", "add", name, "--key-out", str(key_path),
+         "--data-dir", str(data_dir)],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )
+    operator: dict[str, str] = json.loads(added.stdout.strip().splitlines()[-1])
+    signer = Signer(operator["id"], operator["kid"], load_private_key(key_path), node_id)
+    return operator, signer
