@@ -34,6 +34,7 @@ from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
 from registry import db, ratelimit
+from registry.console import lockout
 from registry.migrate import migrate
 from registry.node import ensure_node_id
 from registry.principals import purge_expired_nonces
@@ -50,6 +51,7 @@ async def _housekeeping_forever(state: NodeState) -> None:
             async with state.pool.acquire() as conn:
                 await purge_expired_nonces(conn)
                 await ratelimit.purge(conn)
+                await lockout.purge(conn)
         except Exception:
             log.warning("nonce_purge_failed", exc_info=True)
 
