@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_sync
+from api import cli_sync, cli_verify
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
 from api.logging import configure_logging
@@ -251,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         return database(_settings(args))
 
     cli_sync.add_commands(commands, common, with_database)
+    cli_verify.add_command(commands, common, with_database)
     return parser
 
 
