@@ -19,6 +19,9 @@ class Settings(msgspec.Struct, kw_only=True):
     node_id: str | None = None
     # Holds the node's signing key and secrets: never inside the database.
     data_dir: Path = msgspec.field(default_factory=default_data_dir)
+    # Where the workers write while running (the trace head they share): apart from the
+    # data directory when that is mounted read-only (infra/k8s). None: the data directory.
+    runtime_dir: Path | None = None
     public_rate_per_minute: int = 60
     # Collector checks could enumerate id numbers: a per-member budget (API.md §7).
     collector_checks_per_minute: int = 30
@@ -41,6 +44,10 @@ class Settings(msgspec.Struct, kw_only=True):
     console_secure_cookies: bool = True
 
     @property
+    def trace_head_file(self) -> Path:
+        return (self.runtime_dir or self.data_dir) / "trace-head"
+
+    @property
     def console_key_file(self) -> Path:
         """Seals operators' TOTP secrets at rest; kept beside the node key."""
         return self.data_dir / "console.key"
@@ -52,6 +59,8 @@ class Settings(msgspec.Struct, kw_only=True):
             "database_url": env.get("DATABASE_URL") or None,
             "node_id": env.get("REGISTRY_NODE_ID") or None,
             "data_dir": default_data_dir(),
+            "runtime_dir": Path(env["REGISTRY_RUNTIME_DIR"]) if env.get("REGISTRY_RUNTIME_DIR")
+            else None,
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
             "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
