@@ -13,6 +13,7 @@ import structlog
 from asyncpg.exceptions import (
     ConnectionDoesNotExistError,
     InsufficientResourcesError,
+    InternalClientError,
     OperatorInterventionError,
     PostgresConnectionError,
 )
@@ -26,11 +27,14 @@ RETRY_AFTER_SECONDS = 5
 # What a database that is down, frozen, restarting or full looks like to asyncpg:
 # OSError covers refused and reset connections and TimeoutError (its subclass) from the
 # connect, acquire and statement timeouts; 08xxx connection failures; 57xxx a statement
-# cancelled or the server shutting down or starting up; 53xxx too many connections, disk full.
+# cancelled or the server shutting down or starting up; 53xxx too many connections, disk full;
+# and asyncpg's own state error when a query meets a connection whose server has just died
+# (before the connection's loss is noticed: "cannot switch to state ...").
 DATABASE_FAULTS: tuple[type[Exception], ...] = (
     OSError,
     PostgresConnectionError,
     ConnectionDoesNotExistError,
+    InternalClientError,
     OperatorInterventionError,
     InsufficientResourcesError,
 )

@@ -37,8 +37,10 @@ from tests.support.signing import Signer
 
 NODE_ID = "node-faults"
 DB_TIMEOUT = 1.5
-# connect or acquire, then one statement; a second for a loaded, shared machine
-ANSWER_WITHIN = 2 * DB_TIMEOUT + 1.5
+# connect or acquire, then one statement, a release cut short (0.5 s), and the burst's own
+# share of two cores
+ANSWER_WITHIN = 2 * DB_TIMEOUT + 1.0
+READY_WITHIN = 1.0
 TARGET = "/v1/members?limit=1"
 
 
@@ -136,19 +138,28 @@ async def _until_served(http: httpx.AsyncClient, signer: Signer, within: float) 
     pytest.fail(f"the node did not serve again within {within} s")
 
 
-def _assert_unavailable(answer: Answer) -> None:
+async def _slowness(http: httpx.AsyncClient, signer: Signer) -> float:
+    """What the machine itself adds to an answer while the database is well: the test
+    machine is shared, and the budgets are about waiting on the database."""
+    answers = [await _ask(http, signer) for _ in range(3)]
+    answers += [await _ask(http, None, "/readyz") for _ in range(3)]
+    assert {a.status for a in answers} == {200}
+    return max(a.seconds for a in answers)
+
+
+def _assert_unavailable(answer: Answer, slowness: float) -> None:
     assert answer.status == 503, answer
     assert answer.code == "unavailable"
     assert answer.retry_after is not None
     assert int(answer.retry_after) > 0
-    assert answer.seconds < ANSWER_WITHIN, answer
+    assert answer.seconds < ANSWER_WITHIN + slowness, answer
 
 
 async def test_a_frozen_database_is_503_within_the_timeout_and_the_node_recovers(
     node: Node,
 ) -> None:
     async with httpx.AsyncClient(base_url=node.served.base, timeout=60) as http:
-        assert (await _ask(http, node.signer)).status == 200
+        slowness = await _slowness(http, node.signer)
         async with load(http, node.signer, clients=4) as answers:
             await asyncio.sleep(0.5)
             with frozen(node.pg_dir):
@@ -159,12 +170,12 @@ async def test_a_frozen_database_is_503_within_the_timeout_and_the_node_recovers
                 health = await _ask(http, None, "/healthz")
             await _until_served(http, node.signer, within=10)
         for answer in burst:
-            _assert_unavailable(answer)
+            _assert_unavailable(answer, slowness)
         assert ready.status == 503
-        assert ready.seconds < 1.0, ready
+        assert ready.seconds < READY_WITHIN + slowness, ready
         assert health.status == 200  # alive: a restart of the node would not help
         assert {a.status for a in answers} <= {200, 503}, answers
-        assert max(a.seconds for a in answers) < ANSWER_WITHIN
+        assert max(a.seconds for a in answers) < ANSWER_WITHIN + slowness
         assert (await _ask(http, None, "/readyz")).status == 200
     assert node.served.process.poll() is None
 
@@ -174,7 +185,7 @@ async def test_a_killed_embedded_database_is_restarted_while_the_node_serves(
 ) -> None:
     before = _postmaster(node.pg_dir)
     async with httpx.AsyncClient(base_url=node.served.base, timeout=60) as http:
-        assert (await _ask(http, node.signer)).status == 200
+        slowness = await _slowness(http, node.signer)
         async with load(http, node.signer, clients=4) as answers:
             await asyncio.sleep(0.5)
             os.kill(before, signal.SIGKILL)
@@ -186,7 +197,7 @@ async def test_a_killed_embedded_database_is_restarted_while_the_node_serves(
     assert during.status in (200, 503)  # 200 only if the restart already happened
     unavailable = [a for a in answers if a.status != 200]
     for answer in unavailable:
-        _assert_unavailable(answer)
+        _assert_unavailable(answer, slowness)
     assert unavailable or during.status == 503, "no request saw the database gone"
     assert recovered_in < 30
     assert node.served.process.poll() is None  # the same node, not a restarted one
