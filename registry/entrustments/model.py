@@ -34,6 +34,22 @@ class Entrustment(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
+class EntrustmentRecord(msgspec.Struct, kw_only=True):
+    """An entrustment as the change log carries it (its origin is the entry's own)."""
+
+    id: str
+    lender_id: str
+    agency_id: str
+    starts_on: date
+    ends_on: date
+    subcontracting_allowed: bool
+    parent_id: str | None
+    ended: bool
+    ended_at: datetime | None
+    end_reason: str | None
+    created_at: datetime
+
+
 class EntrustmentPage(msgspec.Struct):
     items: list[Entrustment]
     next_cursor: str | None

@@ -80,6 +80,23 @@ class Member(msgspec.Struct, kw_only=True):
     keys: list[PublicKey] = msgspec.field(default_factory=list)
 
 
+class MemberRecord(msgspec.Struct, kw_only=True):
+    """A member as the change log carries it: its status history, not its keys (which
+    stay at its home node, the only node it signs to)."""
+
+    id: str
+    origin: str
+    kind: str
+    subtype: str | None
+    name: str
+    uscc: str
+    contact: Contact
+    complaints: Complaints
+    status: str
+    created_at: datetime
+    history: list[StatusEvent]
+
+
 class MemberPage(msgspec.Struct):
     items: list[Member]
     next_cursor: str | None
