@@ -18,7 +18,7 @@ import pytest
 
 from registry.canonical import canonical
 from registry.changelog import Change, chain
-from registry.db import create_pool
+from registry.db import Connection, create_pool
 from registry.record_types import BY_NAME, TABLE
 from registry.signing_keys import load_private_key, public_jwk_of
 from sync import consumer
@@ -73,7 +73,7 @@ async def tel_pool(fin_and_tel: tuple[RunningNode, RunningNode]) -> AsyncIterato
     await pool.close()
 
 
-async def _held(conn: asyncpg.Connection) -> str:
+async def _held(conn: Connection) -> str:
     """Every row of every record table and its dependents, and the peer's chain here."""
     tables = {rt.table for rt in TABLE} | {t for rt in TABLE for t, _ in rt.dependents}
     rows = {t: sorted(json.dumps(r[0], sort_keys=True) for r in await conn.fetch(
@@ -83,7 +83,7 @@ async def _held(conn: asyncpg.Connection) -> str:
     return json.dumps(rows)
 
 
-async def _logged(conn: asyncpg.Connection, record_type: str, record_id: str) -> dict[str, Any]:
+async def _logged(conn: Connection, record_type: str, record_id: str) -> dict[str, Any]:
     data = await conn.fetchval(
         "SELECT data FROM change_log WHERE type = $1 AND record_id = $2 ORDER BY seq DESC"
         " LIMIT 1", record_type, record_id)
