@@ -19,21 +19,6 @@ class EntrustmentEnd(msgspec.Struct, forbid_unknown_fields=True):
     reason: str
 
 
-class Entrustment(msgspec.Struct, kw_only=True):
-    id: str
-    origin: str
-    lender_id: str
-    agency_id: str
-    starts_on: date
-    ends_on: date
-    subcontracting_allowed: bool
-    parent_id: str | None
-    ended: bool
-    ended_at: datetime | None
-    end_reason: str | None
-    created_at: datetime
-
-
 class EntrustmentRecord(msgspec.Struct, kw_only=True):
     """An entrustment as the change log carries it (its origin is the entry's own)."""
 
@@ -48,6 +33,12 @@ class EntrustmentRecord(msgspec.Struct, kw_only=True):
     ended_at: datetime | None
     end_reason: str | None
     created_at: datetime
+
+
+class Entrustment(EntrustmentRecord, kw_only=True):
+    """An entrustment as the API shows it, with the node it belongs to."""
+
+    origin: str
 
 
 class EntrustmentPage(msgspec.Struct):

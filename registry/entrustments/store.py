@@ -34,11 +34,7 @@ def _entrustment(row: asyncpg.Record) -> Entrustment:
 
 
 def log_data(e: Entrustment) -> EntrustmentRecord:
-    return EntrustmentRecord(
-        id=e.id, lender_id=e.lender_id, agency_id=e.agency_id, starts_on=e.starts_on,
-        ends_on=e.ends_on, subcontracting_allowed=e.subcontracting_allowed,
-        parent_id=e.parent_id, ended=e.ended, ended_at=e.ended_at, end_reason=e.end_reason,
-        created_at=e.created_at)
+    return EntrustmentRecord(**{f: getattr(e, f) for f in EntrustmentRecord.__struct_fields__})
 
 
 def visible_to(entrustment: Entrustment, actor: Actor) -> bool:

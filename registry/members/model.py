@@ -65,21 +65,6 @@ class PublicKey(msgspec.Struct, frozen=True, omit_defaults=True):
     revoked_at: datetime | None = None
 
 
-class Member(msgspec.Struct, kw_only=True):
-    id: str
-    origin: str
-    kind: str
-    subtype: str | None
-    name: str
-    uscc: str
-    contact: Contact
-    complaints: Complaints
-    status: str
-    created_at: datetime
-    history: list[StatusEvent] = msgspec.field(default_factory=list)
-    keys: list[PublicKey] = msgspec.field(default_factory=list)
-
-
 class MemberRecord(msgspec.Struct, kw_only=True):
     """A member as the change log carries it: its status history, not its keys (which
     stay at its home node, the only node it signs to)."""
@@ -94,7 +79,13 @@ class MemberRecord(msgspec.Struct, kw_only=True):
     complaints: Complaints
     status: str
     created_at: datetime
-    history: list[StatusEvent]
+    history: list[StatusEvent] = msgspec.field(default_factory=list)
+
+
+class Member(MemberRecord, kw_only=True):
+    """A member as the API shows it: the logged record and, at its home node, its keys."""
+
+    keys: list[PublicKey] = msgspec.field(default_factory=list)
 
 
 class MemberPage(msgspec.Struct):

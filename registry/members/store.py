@@ -47,11 +47,7 @@ def _member(row: asyncpg.Record) -> Member:
 
 def log_data(member: Member) -> MemberRecord:
     """What the change log carries: the member without its keys, which stay at home."""
-    return MemberRecord(
-        id=member.id, origin=member.origin, kind=member.kind, subtype=member.subtype,
-        name=member.name, uscc=member.uscc, contact=member.contact,
-        complaints=member.complaints, status=member.status, created_at=member.created_at,
-        history=member.history)
+    return MemberRecord(**{f: getattr(member, f) for f in MemberRecord.__struct_fields__})
 
 
 # A member with its history and keys in one round trip.
