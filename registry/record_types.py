@@ -19,7 +19,7 @@ from registry.entrustments import store as entrustments
 from registry.entrustments.model import EntrustmentRecord
 from registry.members import store as members
 from registry.members.model import MemberRecord
-from registry.records import EVERY_MEMBER, Peers, RecordType, parties
+from registry.records import EVERY_MEMBER, NO_MEMBER, Peers, RecordType, parties
 from registry.resources import replicas as resources
 from registry.resources.model import (
     CONFIRMATION,
@@ -53,9 +53,10 @@ TABLE: tuple[RecordType[Any], ...] = (
     RecordType(FILING, "resource_filings", FilingRecord, resources.apply_remote_filing,
                peers=Peers.DEFAULT, members=parties("lender_id"), trace=True,
                author="lender_id"),
-    # The filer and operators read a collector filing (API.md §7).
+    # The filer and operators read a collector filing (API.md §7), but the logged record
+    # also holds the keyed hash of the id number, which no endpoint shows: no member.
     RecordType(collectors.RECORD_TYPE, "collector_filings", CollectorFilingRecord,
-               collectors.apply_remote, peers=Peers.ON_REQUEST, members=parties("filer_id"),
+               collectors.apply_remote, peers=Peers.ON_REQUEST, members=NO_MEMBER,
                trace=False, author="filer_id"),
     # Who reported a group or a sighting is shown to itself and operators only, and the
     # logged record names the reporter: so even a green one reaches its reporter alone.

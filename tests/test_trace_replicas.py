@@ -136,3 +136,36 @@ async def test_a_malformed_peer_entry_is_skipped_not_fatal(operator: SignedClien
         return bool((await trace(c.lender, "+8613300133009"))["reason"] != "unregistered")
 
     assert await eventually(registered)
+
+
+def _peer_supply(resource_id: str, value: str, assignee_id: str) -> Change:
+    return Change("resource", resource_id, "upsert", {
+        "id": resource_id, "kind": "voice", "value": value, "supplier_id": "m_peer_carrier",
+        "assignee_id": assignee_id, "valid_from": "2026-01-01T00:00:00+08:00",
+        "valid_to": None, "created_at": "2026-01-01T00:00:00+08:00"})
+
+
+async def test_a_redacted_peer_entry_withdraws_nothing_from_the_index(
+    operator: SignedClient, db: asyncpg.Connection,
+) -> None:
+    """An upsert held without its data (the peer's policy redacted it) is not a delete."""
+    c = await cast(operator)
+    held, later = ("+8613300133071", "r_peer_held"), ("+8613300133072", "r_peer_later")
+    await store_peer_changes(db, [peer_member("m_peer_carrier", "carrier"),
+                                  _peer_supply(held[1], held[0], c.agency.id)])
+
+    async def reason_of(value: str) -> str:
+        return str((await trace(c.lender, value))["reason"])
+
+    assert await eventually(lambda: _is(lambda: reason_of(held[0]), "unconfirmed"))
+    head = await db.fetchrow("SELECT seq, hash FROM change_log WHERE origin = $1"
+                             " ORDER BY seq DESC LIMIT 1", PEER)
+    assert head is not None
+    (again,) = changelog.chain(PEER, head["seq"], head["hash"],
+                               [_peer_supply(held[1], held[0], c.agency.id)])
+    async with db.transaction():
+        await changelog.store(db, [msgspec.structs.replace(again, data=None)])
+    await store_peer_changes(db, [_peer_supply(later[1], later[0], c.agency.id)])
+    # Once the index has passed the redacted entry, the supply it named still stands.
+    assert await eventually(lambda: _is(lambda: reason_of(later[0]), "unconfirmed"))
+    assert await reason_of(held[0]) == "unconfirmed"
