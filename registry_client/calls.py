@@ -37,9 +37,11 @@ def _time(moment: datetime | str | None) -> str | None:
     return moment.isoformat() if isinstance(moment, datetime) else moment
 
 
-def raw(method: str, request_target: str, body: bytes = b"") -> Call[Any]:
-    """Any endpoint, the answer left as decoded JSON (what `registry call` sends)."""
-    return Call(method.upper(), request_target, body, object)
+def raw(method: str, request_target: str, body: bytes = b"", *, public: bool = False
+        ) -> Call[Any]:
+    """Any endpoint, the answer left as decoded JSON (what `registry call` sends);
+    `request_target` must already be encoded (paths.normalise makes it so)."""
+    return Call(method.upper(), request_target, body, object, public)
 
 
 def node_info() -> Call[models.NodeInfo]:

@@ -172,11 +172,11 @@ async def test_the_async_client_sends_the_same_calls(node: ServedNode, cast: Cas
 
 def test_a_rate_limited_call_gives_up_when_retry_after_is_too_long(node: ServedNode) -> None:
     """The node's public limit here is 3 a minute; its Retry-After is tens of seconds."""
-    check = calls.Call("GET", "/v1/public/check/%2B8613800138000", b"", object, public=True)
+    check = calls.raw("GET", "/v1/public/check/%2B8613800138000", public=True)
     client = Client(node.base, principal_id="-", key=Signer.new_ed25519("-", NODE).key,
                     retry=RetryPolicy(longest_wait=0.5))
     for _ in range(3):
-        assert client.send(check)["registered"] is True
+        assert "registered" in client.send(check)
     with pytest.raises(ProblemError) as limited:
         client.send(check)
     client.http.close()
