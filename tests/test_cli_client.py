@@ -1,28 +1,53 @@
 """`registry keygen`, `registry call`, `--version` and serve's start-up, end to end: a member
-onboarded with a key made by keygen, then signed calls with it, all through the command."""
+onboarded with a key made by keygen, then signed calls with it, all through the command
+(run in this process by its `main`, against a node served in another)."""
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from api.cli import main
 from tests.support.factories import member_body
 from tests.support.served import ServedNode, served_registry
 
 NODE = "node-cli"
+Run = Callable[..., "Done"]
 
 
-def registry(*args: str, env: dict[str, str] | None = None, stdin: str | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=120, input=stdin, check=False)
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def registry(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+             ) -> Run:
+    """`registry ARGS...` as the console script runs it: exit status, stdout, stderr."""
+
+    def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Done:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's --version and usage errors
+            code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +57,7 @@ def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield served
 
 
-def test_version_is_printed() -> None:
+def test_version_is_printed(registry: Run) -> None:
     done = registry("--version")
     assert done.returncode == 0
     assert done.stdout.startswith("registry ")
@@ -44,7 +69,9 @@ def test_version_is_printed() -> None:
     "postgresql://nobody-here:s3cret-pw@127.0.0.1:5432/nothing",
     "not a dsn s3cret-pw",
 ])
-def test_a_bad_database_url_is_one_line_without_its_password(dsn: str, tmp_path: Path) -> None:
+def test_a_bad_database_url_is_one_line_without_its_password(
+    registry: Run, dsn: str, tmp_path: Path,
+) -> None:
     done = registry("serve", "--data-dir", str(tmp_path), env={"DATABASE_URL": dsn})
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -65,7 +92,7 @@ def test_serve_says_where_everything_is(node: ServedNode, database_url: str) -> 
 
 
 def test_a_member_onboarded_with_keygen_then_calls_signed(
-    node: ServedNode, database_url: str, tmp_path: Path,
+    registry: Run, node: ServedNode, database_url: str, tmp_path: Path,
 ) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
     added = registry("operator", "add", "命令行操作员", "--key-out", str(tmp_path / "op.pem"),

@@ -218,3 +218,26 @@ def test_pem_keys_load_and_bad_base_urls_are_refused(tmp_path: Path) -> None:
     assert public_jwk(loaded, "k1") == signer.public_jwk
     with pytest.raises(ValueError, match="root URL"):
         Client("http://node.test/registry", principal_id="m", key=loaded)
+
+
+def test_retry_after_dates_proxy_pages_and_batch_sizes() -> None:
+    from email.utils import formatdate
+
+    from registry_client import batches
+    from registry_client.paths import normalise
+    from registry_client.problems import problem_of
+    from registry_client.transport import retry_after
+
+    now = time.time()
+    assert retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert retry_after("soon") is None
+    assert retry_after("7") == 7
+    page = problem_of(502, "Bad Gateway", b"<html>upstream down</html>")
+    assert (page.status, page.code, page.detail) == (502, None, "<html>upstream down</html>")
+    assert [len(b) for b in batches(list(range(2001)))] == [1000, 1000, 1]
+    with pytest.raises(ValueError, match="at least one"):
+        list(batches([1], size=0))
+    assert normalise("/v1/trace/+86 138%?q=中 文") == (
+        "/v1/trace/+86%20138%25?q=%E4%B8%AD%20%E6%96%87")
+    with pytest.raises(ValueError, match="starts with /"):
+        normalise("v1/members")
