@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_sync, cli_verify
+from api import cli_client, cli_sync, cli_verify
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
 from api.logging import configure_logging
 from api.settings import Settings
+from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
 from registry.console import credentials
 from registry.console.sealing import load_or_create_key
@@ -33,6 +34,7 @@ Command = Callable[[argparse.Namespace], int]
 def database_server(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     """DATABASE_URL when set; otherwise the embedded PostgreSQL under the data directory."""
     if settings.database_url:
+        probe(settings.database_url)
         yield settings.database_url, None
         return
     server = EmbeddedPostgres(settings.data_dir / "pg")
@@ -61,7 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging()  # the supervisor's lines, as JSON like the workers'
     settings = _settings(args)
     with database_server(settings) as (dsn, embedded):
-        asyncio.run(_migrate(dsn))
+        prepared = asyncio.run(prepare_database(dsn, settings.node_id))
+        print(banner(args, settings, dsn, prepared), flush=True)
         # The HTTP server runs as a child process so that this one outlives it whatever
         # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
         # their settings from the environment.
@@ -202,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="DATABASE_URL selects PostgreSQL; without it an embedded PostgreSQL runs under "
         "the data directory (REGISTRY_DATA_DIR, default ~/.local/share/registry).",
     )
+    parser.add_argument("--version", action="version", version=f"registry {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sub: argparse.ArgumentParser) -> None:
@@ -252,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sync.add_commands(commands, common, with_database)
     cli_verify.add_command(commands, common, with_database)
+    cli_client.add_commands(commands)
     return parser
 
 
@@ -266,7 +271,11 @@ def _console_options(sub: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Command = args.run
-    return run(args)
+    try:
+        return run(args)
+    except UnusableDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
