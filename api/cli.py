@@ -16,7 +16,6 @@ from pathlib import Path
 from api import cli_client, cli_sync, cli_verify
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
-from api.logging import configure_logging
 from api.settings import Settings
 from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
@@ -60,7 +59,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    configure_logging()  # the supervisor's lines, as JSON like the workers'
     settings = _settings(args)
     with database_server(settings) as (dsn, embedded):
         prepared = asyncio.run(prepare_database(dsn, settings.node_id))

@@ -7,18 +7,32 @@ serve exits non-zero, so that the supervisor above it (systemd, a container runt
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
+from typing import Any
 
 import structlog
 
 from api.embedded_pg.host import EmbeddedPostgresError
 from api.embedded_pg.server import EmbeddedPostgres
 
-log = structlog.get_logger("api.embedded_pg")
 CHECK_SECONDS = 1.0
 RESTART_ATTEMPTS = 5
 # serve's exit status when the embedded database is lost for good
 EXIT_DATABASE_LOST = 3
+
+
+def _logger() -> Any:
+    """JSON lines on the stderr of the moment, like the workers' logs, without configuring
+    structlog for the whole process (serve's `main` also runs inside other programs, the
+    tests among them)."""
+    return structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer()],
+        logger_name="api.embedded_pg",
+    )
 
 
 def supervise(
@@ -27,6 +41,7 @@ def supervise(
 ) -> int:
     """Wait for ``http_server`` to end, restarting ``database`` whenever it dies meanwhile;
     returns the HTTP server's exit status, or EXIT_DATABASE_LOST."""
+    log = _logger()
     failures = 0
     while True:
         try:
