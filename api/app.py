@@ -27,6 +27,7 @@ from api.routes import (
     resources,
     risk,
     sync,
+    tlog,
     trace,
 )
 from api.settings import Settings
@@ -89,7 +90,7 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
-            *sync.ROUTES, *console.ROUTES,
+            *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
