@@ -7,16 +7,19 @@ verified, as a witness. Tile paths are parsed here, for the HTTP layer to serve.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from registry.db import Connection
 from sync import merkle, note
 from sync.errors import SyncFault
-from sync.tlog_store import TILE_WIDTH, Tree, extend, tile_row
+from sync.tlog_store import TILE_WIDTH, TileCache, Tree, extend, tile_row
 
 _TILE_PATH = re.compile(r"^(?P<n>(?:x\d{3}/)*\d{3})(?:\.p/(?P<w>[1-9]\d{0,2}))?$")
 MAX_TILE_LEVEL = 7  # 256**8 leaves is past any log this registry will hold
@@ -76,19 +79,42 @@ async def read_tile(conn: Connection, origin: str, path: TilePath) -> bytes | No
     return b"".join(await tile_row(conn, origin, level, path.index, path.width))
 
 
-async def tree_head(conn: Connection, origin: str, size: int | None = None) -> note.TreeHead:
+async def tree_head(
+    conn: Connection, origin: str, cache: TileCache, size: int | None = None,
+) -> note.TreeHead:
     """The head of `origin`'s tree at `size` (default: all of it held here)."""
     held = await extend(conn, origin)
     size = held if size is None else size
     if not 0 <= size <= held:
         raise LookupError(f"the log of {origin} has {held} entries, not {size}")
-    return note.TreeHead(origin, size, await Tree(conn, origin, size).root())
+    return note.TreeHead(origin, size, await Tree(conn, origin, size, cache).root())
 
 
-async def own_checkpoint(conn: Connection, node_id: str, key: Ed25519PrivateKey) -> str:
-    head = await tree_head(conn, node_id)
+async def own_checkpoint(
+    conn: Connection, node_id: str, key: Ed25519PrivateKey, cache: TileCache,
+) -> str:
+    head = await tree_head(conn, node_id, cache)
     text = head.text()
     return note.render(text, [note.sign(text, node_id, key)])
+
+
+def jwk_public(jwk: dict[str, Any]) -> Ed25519PublicKey | None:
+    """The Ed25519 key of a JWK, or None for any other kind of key."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        return None
+    try:
+        return Ed25519PublicKey.from_public_bytes(
+            base64.urlsafe_b64decode(str(jwk.get("x", "")) + "=="))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def claimed_size(signed_note: str) -> int:
+    """The tree size a checkpoint claims, read before its signature is checked."""
+    try:
+        return note.tree_head(note.parse(signed_note)[0]).size
+    except note.NoteError as exc:
+        raise SyncFault(f"tree checkpoint: {exc}") from exc
 
 
 def node_verifier(node_id: str, public: Ed25519PublicKey) -> note.Verifier:
@@ -106,29 +132,34 @@ async def last_verified(conn: Connection, origin: str) -> note.TreeHead | None:
     return None if row is None else note.TreeHead(origin, row["size"], bytes(row["root"]))
 
 
+def next_head(
+    before: note.TreeHead | None, signed_note: str, log: note.Verifier, proof: list[bytes],
+) -> tuple[note.TreeHead, list[note.Signature]]:
+    """Check a log's checkpoint against the last head accepted from it (`proof` proves the
+    smaller of the two consistent with the larger). Raises SyncFault on a bad signature or
+    a fork; the caller keeps the answer as its new head when it is the larger."""
+    try:
+        head, signatures = note.open_checkpoint(signed_note, log)
+    except note.NoteError as exc:
+        raise SyncFault(f"tree checkpoint: {exc}") from exc
+    if before is not None:
+        old, new = (before, head) if before.size <= head.size else (head, before)
+        try:
+            merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
+        except merkle.ProofError as exc:
+            raise SyncFault(f"fork: the tree of {head.origin} at {head.size} is not consistent"
+                            f" with the one at {before.size}: {exc}") from exc
+    return head, signatures
+
+
 async def accept_peer_checkpoint(
     conn: Connection, *, signed_note: str, peer: note.Verifier, proof: list[bytes],
     witness_id: str, witness_key: Ed25519PrivateKey,
 ) -> note.TreeHead:
-    """Verify a peer's checkpoint against the last one accepted and, when it holds, keep it
-    with this node's cosignature. Raises SyncFault for a bad signature or a fork."""
-    try:
-        head, signatures = note.open_checkpoint(signed_note, peer)
-    except note.NoteError as exc:
-        raise SyncFault(f"tree checkpoint: {exc}") from exc
-    same = await conn.fetchval(
-        "SELECT root FROM tlog_checkpoints WHERE origin = $1 AND size = $2", head.origin, head.size)
-    if same is not None:
-        if bytes(same) != head.root:
-            raise SyncFault(f"fork: two checkpoints of size {head.size} with different roots")
-        return head
-    before = await last_verified(conn, head.origin)
-    if before is not None:
-        if head.size < before.size:
-            # An older head is checked against the newer one we hold.
-            _consistent(head, before, proof)
-        else:
-            _consistent(before, head, proof)
+    """Verify a peer's checkpoint against the last one accepted (next_head) and keep it with
+    this node's cosignature, as a witness."""
+    before = await last_verified(conn, peer.name)
+    head, signatures = next_head(before, signed_note, peer, proof)
     text = head.text()
     cosignature = note.cosign(text, witness_id, witness_key, int(time.time()))
     await conn.execute(
@@ -137,11 +168,3 @@ async def accept_peer_checkpoint(
         head.origin, head.size, head.root, signed_note,
         note.render(text, [*signatures, cosignature]))
     return head
-
-
-def _consistent(old: note.TreeHead, new: note.TreeHead, proof: list[bytes]) -> None:
-    try:
-        merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
-    except merkle.ProofError as exc:
-        raise SyncFault(f"fork: checkpoint {new.size} is not consistent with {old.size}: {exc}"
-                        ) from exc

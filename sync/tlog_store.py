@@ -4,14 +4,14 @@ Leaf hashes come from the change log itself (the entry's chain hash); the hashes
 complete subtrees at every eighth level (8, 16, ...) are stored in `tlog_hashes`, filled
 in by `extend` after entries arrive (not inside each write, so a write costs nothing more).
 Anything else is computed from one tile of 256 hashes. A tile of a given width never
-changes, so computed tiles are kept in a process-wide LRU cache.
+changes, so computed tiles are kept in an LRU cache per database.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.db import Connection
 from sync import merkle
@@ -45,8 +45,11 @@ def subtree_root(row: Sequence[bytes]) -> bytes:
     return tile_levels(row)[-1][0]
 
 
-class _TileCache:
-    def __init__(self, capacity: int) -> None:
+class TileCache:
+    """Tiles computed from one database (each node's own: two nodes may share an origin name
+    in tests, never a database)."""
+
+    def __init__(self, capacity: int = _CACHE_TILES) -> None:
         self.capacity = capacity
         self.tiles: OrderedDict[tuple[str, int, int, int], list[list[bytes]]] = OrderedDict()
 
@@ -60,9 +63,6 @@ class _TileCache:
         self.tiles[key] = levels
         if len(self.tiles) > self.capacity:
             self.tiles.popitem(last=False)
-
-
-_cache = _TileCache(_CACHE_TILES)
 
 
 async def tile_row(
@@ -89,17 +89,18 @@ class Tree:
     conn: Connection
     origin: str
     size: int
+    cache: TileCache = field(default_factory=TileCache)
 
     async def _tile(self, tile_level: int, tile_index: int) -> list[list[bytes]]:
         # How wide this tile is in a tree of `size` leaves.
         span = TILE_WIDTH ** tile_level
         width = min(TILE_WIDTH, self.size // span - tile_index * TILE_WIDTH)
         key = (self.origin, tile_level, tile_index, width)
-        levels = _cache.get(key)
+        levels = self.cache.get(key)
         if levels is None:
             row = await tile_row(self.conn, self.origin, tile_level, tile_index, width)
             levels = tile_levels(row)
-            _cache.put(key, levels)
+            self.cache.put(key, levels)
         return levels
 
     async def read(self, level: int, index: int) -> bytes:

@@ -11,9 +11,10 @@ from litestar import Controller, MediaType, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from api.deps import CurrentActor, Db, Node
+from api.state import NodeState
 from registry.errors import Invalid, NotFound
 from sync import tlog
-from sync.tlog_store import Tree, extend
+from sync.tlog_store import TileCache, Tree, extend
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=5"
@@ -29,11 +30,17 @@ def _b64(hashes: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-async def _tree(db: Db, origin: str, size: int, field: str) -> Tree:
-    held = await extend(db, origin)
+def tiles(node: NodeState) -> TileCache:
+    """The tiles this worker computed from its database, kept for its lifetime."""
+    cache: TileCache = node.extras.setdefault("tlog_tiles", TileCache())
+    return cache
+
+
+async def _tree(db: Db, node: NodeState, size: int, field: str) -> Tree:
+    held = await extend(db, node.node_id)
     if size > held:
         raise Invalid.field(field, f"the log has {held} entries")
-    return Tree(db, origin, size)
+    return Tree(db, node.node_id, size, tiles(node))
 
 
 class TlogController(Controller):
@@ -42,7 +49,7 @@ class TlogController(Controller):
 
     @get("/checkpoint", operation_id="TlogCheckpoint", media_type=MediaType.TEXT)
     async def checkpoint(self, db: Db, node: Node) -> Response[str]:
-        body = await tlog.own_checkpoint(db, node.node_id, node.node_key)
+        body = await tlog.own_checkpoint(db, node.node_id, node.node_key, tiles(node))
         return Response(body, media_type="text/plain; charset=utf-8",
                         headers={"Cache-Control": SHORT})
 
@@ -84,7 +91,7 @@ class ProofController(Controller):
     ) -> Proof:
         if seq > size:
             raise Invalid.field("seq", "the entry must be inside the tree (seq <= size)")
-        tree = await _tree(db, node.node_id, size, "size")
+        tree = await _tree(db, node, size, "size")
         return Proof(_b64(await tree.inclusion(seq - 1)), size,
                      base64.b64encode(await tree.root()).decode())
 
@@ -96,6 +103,6 @@ class ProofController(Controller):
     ) -> Proof:
         if from_ > to:
             raise Invalid.field("from", "must not be greater than to")
-        tree = await _tree(db, node.node_id, to, "to")
+        tree = await _tree(db, node, to, "to")
         return Proof(_b64(await tree.consistency(from_)), to,
                      base64.b64encode(await tree.root()).decode())
