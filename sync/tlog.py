@@ -93,9 +93,13 @@ async def tree_head(
 async def own_checkpoint(
     conn: Connection, node_id: str, key: Ed25519PrivateKey, cache: TileCache,
 ) -> str:
-    head = await tree_head(conn, node_id, cache)
+    return sign_head(await tree_head(conn, node_id, cache), key)
+
+
+def sign_head(head: note.TreeHead, key: Ed25519PrivateKey) -> str:
+    """The checkpoint note of the node's own tree, signed by its node key."""
     text = head.text()
-    return note.render(text, [note.sign(text, node_id, key)])
+    return note.render(text, [note.sign(text, head.origin, key)])
 
 
 def jwk_public(jwk: dict[str, Any]) -> Ed25519PublicKey | None:

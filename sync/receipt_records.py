@@ -1,0 +1,122 @@
+"""What a trace answer rests on, proven: the records behind it, each with an inclusion proof
+in its origin's tree under a checkpoint signed by that origin (sync/receipt.py signs it).
+
+The records are the resource the answer matched, its confirmation by the user, the
+filings and entrustments (with a subcontract's parent) that make each principal, and the
+member records of the supplier, the user and every principal (their status is in them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from registry import changelog
+from registry.db import Connection
+from registry.errors import RegistryError
+from registry.trace.model import TraceResult
+from sync import note, receipt, tlog
+from sync.peers import get_peer
+from sync.tlog_store import TileCache, Tree, extend
+
+_RESTS_ON = """
+WITH r AS (
+    SELECT id FROM resources
+    WHERE kind = $1 AND value = $2 AND supplier_id = $3 AND assignee_id = $4
+    ORDER BY created_at DESC LIMIT 1),
+f AS (
+    SELECT rf.id, rf.entrustment_id FROM resource_filings rf JOIN r ON rf.resource_id = r.id
+    WHERE rf.lender_id = ANY($5::text[])),
+e AS (SELECT id, parent_id FROM entrustments WHERE id IN (SELECT entrustment_id FROM f)),
+ids (type, id) AS (
+    SELECT 'resource', id FROM r
+    UNION ALL SELECT 'resource_confirmation', c.id
+        FROM resource_confirmations c JOIN r ON c.resource_id = r.id WHERE c.member_id = $4
+    UNION ALL SELECT 'resource_filing', id FROM f
+    UNION ALL SELECT 'entrustment', id FROM e
+    UNION ALL SELECT 'entrustment', parent_id FROM e WHERE parent_id IS NOT NULL
+    UNION ALL SELECT 'member', unnest($6::text[]))
+SELECT DISTINCT ON (l.type, l.record_id)
+       l.origin, l.seq, l.type, l.record_id, l.op, l.data, l.data_hash, l.prev, l.hash
+FROM ids JOIN change_log l ON l.type = ids.type AND l.record_id = ids.id
+ORDER BY l.type, l.record_id, l.seq DESC
+"""
+
+
+class NotYetWitnessed(RegistryError):
+    """A peer's record is newer than the last checkpoint of its log verified here."""
+
+    status = 503
+    title = "Service Unavailable"
+    code = "unavailable"
+
+
+def _members(answer: TraceResult) -> list[str]:
+    named = [ref.id for ref in (answer.supplier, answer.user) if ref is not None]
+    return sorted({*named, *(p.id for p in answer.principals)})
+
+
+async def entries(conn: Connection, answer: TraceResult) -> list[changelog.Entry]:
+    """The change-log entry (the newest) of every record the answer rests on."""
+    if answer.supplier is None or answer.user is None:
+        return []
+    kind, value = ("voice_block", answer.block) if answer.block else (answer.kind, answer.value)
+    rows = await conn.fetch(_RESTS_ON, kind, value, answer.supplier.id, answer.user.id,
+                            [p.id for p in answer.principals], _members(answer))
+    return [changelog.Entry(r["seq"], r["origin"], r["type"], r["record_id"], r["op"],
+                            None if r["data"] is None else msgspec.json.decode(r["data"]),
+                            r["data_hash"], r["prev"], r["hash"]) for r in rows]
+
+
+async def _log_head(
+    conn: Connection, origin: str, node_id: str, key: Ed25519PrivateKey,
+    node_jwk: dict[str, Any], cache: TileCache,
+) -> tuple[receipt.LogHead, int]:
+    if origin == node_id:
+        size = await extend(conn, origin)
+        head = await tlog.tree_head(conn, origin, cache, size)
+        return receipt.LogHead(origin, tlog.sign_head(head, key), node_jwk), size
+    row = await conn.fetchrow(
+        "SELECT size, note FROM tlog_checkpoints WHERE origin = $1 ORDER BY size DESC LIMIT 1",
+        origin)
+    if row is None:
+        raise NotYetWitnessed(f"no checkpoint of {origin}'s log is verified here yet")
+    await extend(conn, origin)
+    jwk = _signing_key(row["note"], origin, (await get_peer(conn, origin)).keys)
+    return receipt.LogHead(origin, row["note"], jwk), row["size"]
+
+
+def _signing_key(signed: str, origin: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
+    _, signatures = note.parse(signed)
+    for jwk in jwks:
+        public = tlog.jwk_public(jwk)
+        if public is not None:
+            wanted = tlog.node_verifier(origin, public).key_id
+            if any(s.key_id == wanted for s in signatures):
+                return jwk
+    raise NotYetWitnessed(f"the key that signed {origin}'s checkpoint is no longer pinned")
+
+
+async def build(
+    conn: Connection, answer: TraceResult, at: int, *, node_id: str, key: Ed25519PrivateKey,
+    node_jwk: dict[str, Any], cache: TileCache,
+) -> str:
+    """The signed receipt of `answer` (decided at `at`)."""
+    by_origin: dict[str, list[changelog.Entry]] = defaultdict(list)
+    for entry in await entries(conn, answer):
+        by_origin[entry.origin].append(entry)
+    logs, records = [], []
+    for origin, held in sorted(by_origin.items()):
+        head, size = await _log_head(conn, origin, node_id, key, node_jwk, cache)
+        logs.append(head)
+        tree = Tree(conn, origin, size, cache)
+        for entry in held:
+            if entry.seq > size:
+                raise NotYetWitnessed(f"{origin}'s newest records are not witnessed yet")
+            records.append(receipt.prove(entry, size, await tree.inclusion(entry.seq - 1)))
+    claims = receipt.ReceiptClaims(node_id, receipt.now(), at, msgspec.to_builtins(answer),
+                                   logs, records)
+    return receipt.sign(claims, key, node_jwk["kid"])

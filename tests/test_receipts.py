@@ -1,0 +1,163 @@
+"""Trace receipts: the answer signed with the proofs of every record it rests on, checked
+offline; any changed byte fails; a peer's records carry the peer's own proofs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jwt
+import msgspec
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from litestar.testing import AsyncTestClient
+
+from registry.signing_keys import public_jwk_of
+from sync import receipt
+from sync.receipt import ReceiptError
+from tests.support.client import SignedClient
+from tests.support.database import TemplateDatabases
+from tests.support.factories import admit_member
+from tests.support.nodes import RunningNode, chain_digest, eventually, nodes, pair
+from tests.support.whitelist import IN_WINDOW, Cast, cast, confirm, entrust, file, supply, trace
+
+NUMBER = "+8613800138000"
+
+
+@pytest.fixture(scope="module")
+async def people(operator: SignedClient) -> Cast:
+    c = await cast(operator)
+    resource = await supply(c.carrier, c.agency, NUMBER)
+    await confirm(c.agency, resource["id"])
+    entrustment = await entrust(c.lender, c.agency)
+    await file(c.lender, resource["id"], entrustment["id"])
+    return c
+
+
+async def _node_key(client: Any) -> dict[str, Any]:
+    key: dict[str, Any] = (await client.get("/.well-known/registry-node")).json()["keys"][0]
+    return key
+
+
+async def _receipt(member: SignedClient, value: str) -> dict[str, Any]:
+    answer = await member.post("/v1/trace/receipt", {"value": value, "at": IN_WINDOW})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def test_a_receipt_verifies_offline_and_names_what_it_rests_on(
+    client: AsyncTestClient[Any], people: Cast,
+) -> None:
+    body = await _receipt(people.carrier, NUMBER)
+    plain = await trace(people.carrier, NUMBER)
+    assert {k: v for k, v in body.items() if k != "receipt"} == plain
+    verified = receipt.verify(body["receipt"], await _node_key(client))
+    assert verified.answer == plain
+    kinds = sorted(r.type for r in verified.records)
+    assert kinds == ["entrustment", "member", "member", "member", "resource",
+                     "resource_confirmation", "resource_filing"]
+    assert {r.id for r in verified.records if r.type == "member"} == {
+        people.carrier.id, people.agency.id, people.lender.id}
+    text = receipt.summary(verified)
+    assert "traceable" in text
+    assert people.lender.id in text
+
+
+async def test_every_changed_byte_fails(client: AsyncTestClient[Any], people: Cast) -> None:
+    token = (await _receipt(people.carrier, NUMBER))["receipt"]
+    key = await _node_key(client)
+    for i, char in enumerate(token):
+        changed = token[:i] + ("B" if char == "A" else "A") + token[i + 1:]
+        with pytest.raises(ReceiptError):
+            receipt.verify(changed, key)
+
+
+async def test_another_key_or_a_rebuilt_receipt_fails(
+    client: AsyncTestClient[Any], people: Cast,
+) -> None:
+    token = (await _receipt(people.carrier, NUMBER))["receipt"]
+    stranger = Ed25519PrivateKey.generate()
+    with pytest.raises(ReceiptError):
+        receipt.verify(token, public_jwk_of(stranger))
+    # Re-signed by a stranger over altered claims: the checkpoints are still the node's.
+    claims = msgspec.convert(jwt.decode(token, options={"verify_signature": False}),
+                             receipt.ReceiptClaims)
+    forged = receipt.sign(claims, stranger, "x")
+    with pytest.raises(ReceiptError, match="checkpoint"):
+        receipt.verify(forged, public_jwk_of(stranger))
+    # A record whose data was changed no longer hashes to its entry.
+    first = claims.records[0]
+    altered = msgspec.structs.replace(
+        claims, records=[msgspec.structs.replace(first, data={"forged": True}),
+                         *claims.records[1:]])
+    with pytest.raises(ReceiptError):
+        receipt.verify(receipt.sign(altered, stranger, "x"), public_jwk_of(stranger))
+
+
+async def test_an_unregistered_number_has_a_receipt_resting_on_nothing(
+    client: AsyncTestClient[Any], people: Cast,
+) -> None:
+    body = await _receipt(people.carrier, "+8613900000001")
+    assert body["reason"] == "unregistered"
+    verified = receipt.verify(body["receipt"], await _node_key(client))
+    assert verified.records == []
+
+
+@pytest.mark.parametrize("body", [{}, {"value": 5}, {"value": "x", "at": "soon"},
+                                  {"value": "x", "extra": 1}])
+async def test_bad_receipt_requests_are_422(people: Cast, body: dict[str, Any]) -> None:
+    answer = await people.carrier.post("/v1/trace/receipt", body)
+    assert answer.status_code == 422, answer.text
+
+
+async def _synced(*nodes_: RunningNode) -> None:
+    async def check() -> bool:
+        for home in nodes_:
+            head = await chain_digest(home.db, home.node_id)
+            for other in nodes_:
+                if other is not home and await chain_digest(other.db, home.node_id) != head:
+                    return False
+                seen = await other.db.fetchval(
+                    "SELECT max(size) FROM tlog_checkpoints WHERE origin = $1", home.node_id)
+                if other is not home and seen != head[0]:
+                    return False
+        return True
+
+    await eventually(check, within=30)
+
+
+async def test_a_receipt_resting_on_a_peers_records_carries_the_peers_proofs(
+    databases: TemplateDatabases, tmp_path: Path,
+) -> None:
+    async with nodes(databases, tmp_path, "node-tel", "node-fin") as (tel, fin):
+        await pair(tel, fin)
+        carrier = await admit_member(tel.operator, "carrier")
+        agency = await admit_member(fin.operator, "collection_agency")
+        lender = await admit_member(fin.operator, "lender", subtype="consumer_finance_company")
+
+        async def agency_held() -> bool:
+            return (await tel.operator.get(f"/v1/members/{agency.id}")).status_code == 200
+        await eventually(agency_held)
+        resource = await supply(carrier, agency, NUMBER)
+
+        async def resource_held() -> bool:
+            return bool((await trace(agency, NUMBER))["reason"] != "unregistered")
+        await eventually(resource_held)
+        await confirm(agency, resource["id"])
+        await file(lender, resource["id"], (await entrust(lender, agency))["id"])
+        await _synced(tel, fin)
+
+        body = await _receipt(fin.client_for(lender.signer), NUMBER)
+        assert body["traceable"] is True
+        fin_key, tel_key = await _node_key(fin.http), await _node_key(tel.http)
+        verified = receipt.verify(body["receipt"], fin_key)
+        origins = {(r.type, r.origin) for r in verified.records}
+        assert ("resource", "node-tel") in origins
+        assert ("resource_confirmation", "node-fin") in origins
+        # A checker that pins the telecom node's key itself gets the same answer ...
+        receipt.verify(body["receipt"], fin_key, {"node-tel": tel_key})
+        # ... and one that pins another key for it refuses the receipt.
+        with pytest.raises(ReceiptError, match="node-tel"):
+            receipt.verify(body["receipt"], fin_key,
+                           {"node-tel": public_jwk_of(Ed25519PrivateKey.generate())})
