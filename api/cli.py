@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_sync
+from api import cli_sync, cli_tlog
 from api.settings import Settings
 from registry import db
 from registry.console import credentials
@@ -243,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         return database(_settings(args))
 
     cli_sync.add_commands(commands, common, with_database)
+    cli_tlog.add_commands(commands)
     return parser
 
 

@@ -3,6 +3,7 @@ offline; any changed byte fails; a peer's records carry the peer's own proofs.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,25 @@ async def test_a_receipt_resting_on_a_peers_records_carries_the_peers_proofs(
         with pytest.raises(ReceiptError, match="node-tel"):
             receipt.verify(body["receipt"], fin_key,
                            {"node-tel": public_jwk_of(Ed25519PrivateKey.generate())})
+
+
+async def test_registry_verify_receipt_checks_a_file(
+    client: AsyncTestClient[Any], people: Cast, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main
+
+    body = await _receipt(people.carrier, NUMBER)
+    kept, key = tmp_path / "receipt.json", tmp_path / "node.jwk"
+    kept.write_text(json.dumps(body))
+    key.write_text(json.dumps(await _node_key(client)))
+    assert main(["verify-receipt", str(kept), "--node-key", str(key)]) == 0
+    shown = capsys.readouterr().out
+    assert "traceable" in shown
+    assert people.agency.id in shown
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps({**body, "receipt": body["receipt"][:-2] + "AA"}))
+    assert main(["verify-receipt", str(tampered), "--node-key", str(key)]) == 1
+    assert "does not verify" in capsys.readouterr().err
+    stranger = json.dumps(public_jwk_of(Ed25519PrivateKey.generate()))
+    assert main(["verify-receipt", str(kept), "--node-key", stranger]) == 1
