@@ -76,7 +76,7 @@ async def test_a_mirror_can_require_witness_cosignatures(
         async def witnessed() -> bool:
             seen = await fin.db.fetchval(
                 "SELECT max(size) FROM tlog_checkpoints WHERE origin = 'node-tel'")
-            return seen == size
+            return bool(seen == size)
         await eventually(witnessed)
 
         # node-fin is a peer of node-tel and cosigns its tree; node-reg has never seen it.
