@@ -20,7 +20,7 @@ from registry.errors import RegistryError
 from registry.trace.model import TraceResult
 from sync import note, receipt, tlog
 from sync.peers import get_peer
-from sync.tlog_store import TileCache, Tree, extend
+from sync.tlog_store import TileCache, extend, stored_tree
 
 _RESTS_ON = """
 WITH r AS (
@@ -112,7 +112,7 @@ async def build(
     for origin, held in sorted(by_origin.items()):
         head, size = await _log_head(conn, origin, node_id, key, node_jwk, cache)
         logs.append(head)
-        tree = Tree(conn, origin, size, cache)
+        tree = stored_tree(conn, origin, size, cache)
         for entry in held:
             if entry.seq > size:
                 raise NotYetWitnessed(f"{origin}'s newest records are not witnessed yet")

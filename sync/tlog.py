@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from registry.db import Connection
 from sync import merkle, note
 from sync.errors import SyncFault
-from sync.tlog_store import TILE_WIDTH, TileCache, Tree, extend, tile_row
+from sync.tlog_store import TILE_WIDTH, TileCache, extend, stored_tree, tile_row
 
 _TILE_PATH = re.compile(r"^(?P<n>(?:x\d{3}/)*\d{3})(?:\.p/(?P<w>[1-9]\d{0,2}))?$")
 MAX_TILE_LEVEL = 7  # 256**8 leaves is past any log this registry will hold
@@ -87,7 +87,7 @@ async def tree_head(
     size = held if size is None else size
     if not 0 <= size <= held:
         raise LookupError(f"the log of {origin} has {held} entries, not {size}")
-    return note.TreeHead(origin, size, await Tree(conn, origin, size, cache).root())
+    return note.TreeHead(origin, size, await stored_tree(conn, origin, size, cache).root())
 
 
 async def own_checkpoint(

@@ -9,8 +9,9 @@ changes, so computed tiles are kept in an LRU cache per database.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from registry.db import Connection
@@ -20,6 +21,9 @@ TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 _CACHE_TILES = 4096
 _EXTEND_CHUNK = TILE_WIDTH * 512  # leaves read per query while catching up
+
+# (tile level, tile index, width) -> that tile's row of hashes
+RowSource = Callable[[int, int, int], Awaitable[list[bytes]]]
 
 _LEAVES = """
 SELECT hash FROM change_log WHERE origin = $1 AND seq > $2 AND seq <= $3 ORDER BY seq
@@ -84,11 +88,11 @@ async def tile_row(
 
 @dataclass
 class Tree:
-    """The tree of one origin at one size, read through the tile cache."""
+    """The tree of one origin at one size, its tiles read from `rows` through `cache`."""
 
-    conn: Connection
     origin: str
     size: int
+    rows: RowSource
     cache: TileCache = field(default_factory=TileCache)
 
     async def _tile(self, tile_level: int, tile_index: int) -> list[list[bytes]]:
@@ -98,8 +102,7 @@ class Tree:
         key = (self.origin, tile_level, tile_index, width)
         levels = self.cache.get(key)
         if levels is None:
-            row = await tile_row(self.conn, self.origin, tile_level, tile_index, width)
-            levels = tile_levels(row)
+            levels = tile_levels(await self.rows(tile_level, tile_index, width))
             self.cache.put(key, levels)
         return levels
 
@@ -118,6 +121,11 @@ class Tree:
 
     async def consistency(self, old: int) -> list[bytes]:
         return await merkle.consistency_proof(self.read, old, self.size)
+
+
+def stored_tree(conn: Connection, origin: str, size: int, cache: TileCache) -> Tree:
+    """The tree of `origin` as this database holds it (extend it first)."""
+    return Tree(origin, size, functools.partial(tile_row, conn, origin), cache)
 
 
 async def size_of(conn: Connection, origin: str) -> int:

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sync import merkle, note, tlog
 from sync.client import FeedClient
 from sync.errors import SyncFault
-from sync.tlog_store import TileCache, Tree, extend
+from sync.tlog_store import TileCache, extend, stored_tree
 
 
 def log_verifier(node_id: str, signed_note: str, jwks: list[dict[str, Any]]) -> note.Verifier:
@@ -62,7 +62,7 @@ async def _matches_held_chain(
 ) -> None:
     if held >= head.size:
         async with pool.acquire() as conn:
-            local = await Tree(conn, head.origin, head.size, cache).root()
+            local = await stored_tree(conn, head.origin, head.size, cache).root()
         if local != head.root:
             raise SyncFault(f"split view: {head.origin} signs a tree of size {head.size}"
                             " that is not the chain it sent")

@@ -14,7 +14,7 @@ from api.deps import CurrentActor, Db, Node
 from api.state import NodeState
 from registry.errors import Invalid, NotFound
 from sync import tlog
-from sync.tlog_store import TileCache, Tree, extend
+from sync.tlog_store import TileCache, Tree, extend, stored_tree
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=5"
@@ -40,7 +40,7 @@ async def _tree(db: Db, node: NodeState, size: int, field: str) -> Tree:
     held = await extend(db, node.node_id)
     if size > held:
         raise Invalid.field(field, f"the log has {held} entries")
-    return Tree(db, node.node_id, size, tiles(node))
+    return stored_tree(db, node.node_id, size, tiles(node))
 
 
 class TlogController(Controller):
