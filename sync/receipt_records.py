@@ -76,9 +76,8 @@ async def _log_head(
     node_jwk: dict[str, Any], cache: TileCache,
 ) -> tuple[receipt.LogHead, int]:
     if origin == node_id:
-        size = await extend(conn, origin)
-        head = await tlog.tree_head(conn, origin, cache, size)
-        return receipt.LogHead(origin, tlog.sign_head(head, key), node_jwk), size
+        head = await tlog.tree_head(conn, origin, cache)
+        return receipt.LogHead(origin, tlog.sign_head(head, key, cache), node_jwk), head.size
     row = await conn.fetchrow(
         "SELECT size, note FROM tlog_checkpoints WHERE origin = $1 ORDER BY size DESC LIMIT 1",
         origin)

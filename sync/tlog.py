@@ -93,13 +93,17 @@ async def tree_head(
 async def own_checkpoint(
     conn: Connection, node_id: str, key: Ed25519PrivateKey, cache: TileCache,
 ) -> str:
-    return sign_head(await tree_head(conn, node_id, cache), key)
+    return sign_head(await tree_head(conn, node_id, cache), key, cache)
 
 
-def sign_head(head: note.TreeHead, key: Ed25519PrivateKey) -> str:
-    """The checkpoint note of the node's own tree, signed by its node key."""
-    text = head.text()
-    return note.render(text, [note.sign(text, head.origin, key)])
+def sign_head(head: note.TreeHead, key: Ed25519PrivateKey, cache: TileCache) -> str:
+    """The checkpoint note of the node's own tree, signed by its node key (once a head)."""
+    signed = cache.notes.get(head)
+    if signed is None:
+        text = head.text()
+        signed = note.render(text, [note.sign(text, head.origin, key)])
+        cache.notes = {head: signed}  # only the newest is asked for again
+    return signed
 
 
 def jwk_public(jwk: dict[str, Any]) -> Ed25519PublicKey | None:

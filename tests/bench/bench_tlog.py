@@ -8,7 +8,7 @@
    same `registry serve --workers 2` (target >= 0.5x).
 
     .venv/bin/python -m tests.bench.bench_tlog [--entries 10000000] [--numbers 100000]
-        [--seconds 10] [--runs 3] [--skip-served]
+        [--seconds 10] [--runs 3] [--skip-served] [--skip-proofs]
 """
 
 from __future__ import annotations
@@ -161,9 +161,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-served", action="store_true")
+    parser.add_argument("--skip-proofs", action="store_true")
     args = parser.parse_args()
-    print("inclusion proofs in process:", flush=True)
-    asyncio.run(proof_figures([100_000, args.entries], args.runs))
+    if not args.skip_proofs:
+        print("inclusion proofs in process:", flush=True)
+        asyncio.run(proof_figures([100_000, args.entries], args.runs))
     name = f"bench_{secrets.token_hex(4)}"
     asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     dsn = with_database(ADMIN, name)
