@@ -99,11 +99,56 @@ def _signing_key(signed: str, origin: str, jwks: list[dict[str, Any]]) -> dict[s
     raise NotYetWitnessed(f"the key that signed {origin}'s checkpoint is no longer pinned")
 
 
+class ProvenCache:
+    """Proven records by what an answer rests on, while the log positions the worker's
+    trace index has applied stay the same (then no record and no log behind them moved)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self.positions: dict[str, int] = {}
+        self.held: dict[tuple[Any, ...], tuple[list[receipt.LogHead],
+                                               list[receipt.ProvenRecord]]] = {}
+
+    def key(self, answer: TraceResult) -> tuple[Any, ...]:
+        return (answer.kind, answer.block or answer.value,
+                answer.supplier and answer.supplier.id, answer.user and answer.user.id,
+                tuple(p.id for p in answer.principals))
+
+    def get(self, answer: TraceResult, positions: dict[str, int],
+            ) -> tuple[list[receipt.LogHead], list[receipt.ProvenRecord]] | None:
+        if positions != self.positions:
+            self.positions, self.held = dict(positions), {}
+            return None
+        return self.held.get(self.key(answer))
+
+    def put(self, answer: TraceResult, proven: tuple[list[receipt.LogHead],
+                                                     list[receipt.ProvenRecord]]) -> None:
+        if len(self.held) >= self.capacity:
+            self.held.pop(next(iter(self.held)))
+        self.held[self.key(answer)] = proven
+
+
 async def build(
     conn: Connection, answer: TraceResult, at: int, *, node_id: str, key: Ed25519PrivateKey,
-    node_jwk: dict[str, Any], cache: TileCache,
+    node_jwk: dict[str, Any], cache: TileCache, proven: ProvenCache,
+    positions: dict[str, int],
 ) -> str:
-    """The signed receipt of `answer` (decided at `at`)."""
+    """The signed receipt of `answer` (decided at `at` by an index at `positions`)."""
+    held = proven.get(answer, positions)
+    if held is None:
+        held = await _prove(conn, answer, node_id=node_id, key=key, node_jwk=node_jwk,
+                            cache=cache)
+        proven.put(answer, held)
+    logs, records = held
+    claims = receipt.ReceiptClaims(node_id, receipt.now(), at, msgspec.to_builtins(answer),
+                                   logs, records)
+    return receipt.sign(claims, key, node_jwk["kid"])
+
+
+async def _prove(
+    conn: Connection, answer: TraceResult, *, node_id: str, key: Ed25519PrivateKey,
+    node_jwk: dict[str, Any], cache: TileCache,
+) -> tuple[list[receipt.LogHead], list[receipt.ProvenRecord]]:
     by_origin: dict[str, list[changelog.Entry]] = defaultdict(list)
     for entry in await entries(conn, answer):
         by_origin[entry.origin].append(entry)
@@ -116,6 +161,4 @@ async def build(
             if entry.seq > size:
                 raise NotYetWitnessed(f"{origin}'s newest records are not witnessed yet")
             records.append(receipt.prove(entry, size, await tree.inclusion(entry.seq - 1)))
-    claims = receipt.ReceiptClaims(node_id, receipt.now(), at, msgspec.to_builtins(answer),
-                                   logs, records)
-    return receipt.sign(claims, key, node_jwk["kid"])
+    return logs, records

@@ -116,3 +116,11 @@ def test_key_names_with_spaces_or_plus_cannot_sign() -> None:
             note.sign("x\n", name, key)
         with pytest.raises(NoteError):
             note.cosign("x\n", name, key, 1)
+
+
+def test_a_checkpoint_of_another_log_signed_by_this_key_is_refused() -> None:
+    key = Ed25519PrivateKey.generate()
+    text = note.TreeHead("node-other", 1, bytes(32)).text()
+    signed = note.render(text, [note.sign(text, "node-a", key)])
+    with pytest.raises(NoteError, match="expected 'node-a'"):
+        note.open_checkpoint(signed, note.Verifier("node-a", note.ED25519, key.public_key()))

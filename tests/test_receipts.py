@@ -3,6 +3,7 @@ offline; any changed byte fails; a peer's records carry the peer's own proofs.""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.testing import AsyncTestClient
 
-from registry.signing_keys import public_jwk_of
+from registry.signing_keys import load_private_key, public_jwk_of
 from sync import receipt
 from sync.receipt import ReceiptError
 from tests.support.client import SignedClient
@@ -184,3 +185,58 @@ async def test_registry_verify_receipt_checks_a_file(
     assert "does not verify" in capsys.readouterr().err
     stranger = json.dumps(public_jwk_of(Ed25519PrivateKey.generate()))
     assert main(["verify-receipt", str(kept), "--node-key", stranger]) == 1
+
+
+def _claims(token: str) -> receipt.ReceiptClaims:
+    return msgspec.convert(jwt.decode(token, options={"verify_signature": False}),
+                           receipt.ReceiptClaims)
+
+
+def _flip_b64(text: str) -> str:
+    raw = bytearray(base64.b64decode(text))
+    raw[0] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def _tampered(claims: receipt.ReceiptClaims) -> dict[str, receipt.ReceiptClaims]:
+    first, rest = claims.records[0], claims.records[1:]
+    replace = msgspec.structs.replace
+
+    def record(**changes: Any) -> receipt.ReceiptClaims:
+        return replace(claims, records=[replace(first, **changes), *rest])
+
+    no_member = [r for r in claims.records if r.type != "member" or r.id != claims.answer[
+        "user"]["id"]]
+    stranger_log = receipt.LogHead("node-else", claims.logs[0].checkpoint, {"kty": "EC"})
+    return {
+        "no checkpoint": record(size=first.size + 1),
+        "no checkpoint of": record(origin="node-else"),
+        "does not hash to data_hash": record(data={"forged": True}),
+        "entry does not hash": record(id=first.id + "x"),
+        "not in its log": record(proof=[_flip_b64(first.proof[0]), *first.proof[1:]]),
+        "not in its log:": record(proof=["%%%"]),
+        "shows no record": replace(claims, records=no_member),
+        "no Ed25519 key": replace(claims, logs=[*claims.logs, stranger_log]),
+    }
+
+
+async def test_every_refusal_of_a_receipt_signed_by_the_node_itself(
+    client: AsyncTestClient[Any], people: Cast, data_dir: Path,
+) -> None:
+    key = load_private_key(data_dir / "node_key.pem")
+    node_jwk = await _node_key(client)
+    token = (await _receipt(people.carrier, NUMBER))["receipt"]
+    claims = _claims(token)
+    assert claims.records
+    for reason, altered in _tampered(claims).items():
+        with pytest.raises(ReceiptError, match=reason.rstrip(":")):
+            receipt.verify(receipt.sign(altered, key, node_jwk["kid"]), node_jwk)
+    # The header must say what the receipt is, the key must be Ed25519, and the token
+    # must be three canonical base64url segments.
+    other_typ = jwt.encode(msgspec.to_builtins(claims), key, algorithm="EdDSA",
+                           headers={"kid": node_jwk["kid"], "typ": "JWT"})
+    for bad in (other_typ, token.replace(".", "*", 1), "a.b", token + ".", "a.b.c"):
+        with pytest.raises(ReceiptError):
+            receipt.verify(bad, node_jwk)
+    with pytest.raises(ReceiptError, match="not an Ed25519 JWK"):
+        receipt.verify(token, {"kty": "EC"})

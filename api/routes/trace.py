@@ -80,9 +80,11 @@ class TraceController(Controller):
         moment = epoch_of(data.at)
         await trace.feed.ensure_current()
         answer = trace.answers.trace([data.value], moment)[0]
+        proven: receipt_records.ProvenCache = node.extras.setdefault(
+            "receipt_proofs", receipt_records.ProvenCache())
         token = await receipt_records.build(
             db, answer, moment, node_id=node.node_id, key=node.node_key, node_jwk=node.node_jwk,
-            cache=tiles(node))
+            cache=tiles(node), proven=proven, positions=trace.index.seqs)
         return {**msgspec.to_builtins(answer), "receipt": token}
 
     @post("/", operation_id="TraceBatch", status_code=HTTP_200_OK, opt={READ_ONLY: True})
