@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import asyncpg
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -129,15 +130,17 @@ class ProvenCache:
 
 
 async def build(
-    conn: Connection, answer: TraceResult, at: int, *, node_id: str, key: Ed25519PrivateKey,
+    pool: asyncpg.Pool, answer: TraceResult, at: int, *, node_id: str, key: Ed25519PrivateKey,
     node_jwk: dict[str, Any], cache: TileCache, proven: ProvenCache,
     positions: dict[str, int],
 ) -> str:
     """The signed receipt of `answer` (decided at `at` by an index at `positions`)."""
     held = proven.get(answer, positions)
     if held is None:
-        held = await _prove(conn, answer, node_id=node_id, key=key, node_jwk=node_jwk,
-                            cache=cache)
+        # Only now a connection: most receipts are of answers proven a moment ago.
+        async with pool.acquire() as conn:
+            held = await _prove(conn, answer, node_id=node_id, key=key, node_jwk=node_jwk,
+                                cache=cache)
         proven.put(answer, held)
     logs, records = held
     claims = receipt.ReceiptClaims(node_id, receipt.now(), at, msgspec.to_builtins(answer),

@@ -13,7 +13,7 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
-from api.deps import Db, Node
+from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
 from api.routes.tlog import tiles
 from api.trace_state import trace_state
@@ -73,7 +73,7 @@ class TraceController(Controller):
 
     @post("/receipt", operation_id="TraceReceipt", status_code=HTTP_200_OK,
           opt={READ_ONLY: True})
-    async def receipt(self, db: Db, node: Node, data: JSONBody[ReceiptRequest]) -> dict[str, Any]:
+    async def receipt(self, node: Node, data: JSONBody[ReceiptRequest]) -> dict[str, Any]:
         """The §6 answer with a receipt: the node's JWS over it and the proofs of the records
         it rests on (API.md §15, docs/tlog.md)."""
         trace = trace_state(node)
@@ -83,8 +83,9 @@ class TraceController(Controller):
         proven: receipt_records.ProvenCache = node.extras.setdefault(
             "receipt_proofs", receipt_records.ProvenCache())
         token = await receipt_records.build(
-            db, answer, moment, node_id=node.node_id, key=node.node_key, node_jwk=node.node_jwk,
-            cache=tiles(node), proven=proven, positions=trace.index.seqs)
+            node.pool, answer, moment, node_id=node.node_id, key=node.node_key,
+            node_jwk=node.node_jwk, cache=tiles(node), proven=proven,
+            positions=trace.index.seqs)
         return {**msgspec.to_builtins(answer), "receipt": token}
 
     @post("/", operation_id="TraceBatch", status_code=HTTP_200_OK, opt={READ_ONLY: True})
