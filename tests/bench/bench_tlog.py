@@ -111,6 +111,23 @@ async def write_cost(dsn: str, writes: int) -> None:
         await conn.close()
 
 
+def get_target(value: str, at: str) -> str:
+    return f"/v1/trace/{quote(value, safe='')}?at={quote(at, safe='')}"
+
+
+def _latency(base: str, signer: Signer, method: str, target: str, body: bytes = b"") -> float:
+    times = []
+    with httpx.Client(base_url=base, timeout=60) as http:
+        for _ in range(50):
+            headers = {"Authorization": "Bearer " + signer.token(method, target, body),
+                       "Content-Type": "application/json"}
+            started = time.perf_counter()
+            answer = http.request(method, target, content=body, headers=headers)
+            times.append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text
+    return statistics.median(times) * 1000
+
+
 def served_figures(dsn: str, numbers: int, seconds: int, runs: int, workdir: Path) -> None:
     signer = Signer.new_ed25519(member_id(0), "node-bench")
     asyncio.run(load(dsn, numbers, signer))
@@ -129,9 +146,13 @@ def served_figures(dsn: str, numbers: int, seconds: int, runs: int, workdir: Pat
             "Content-Type": "application/json"}, timeout=60)
         assert probe.status_code == 200, probe.text
         assert probe.json()["traceable"], probe.text
+        one = _latency(base, signer, "GET", get_target(value, at))
+        proven = _latency(base, signer, "POST", "/v1/trace/receipt", body)
+        print(f"  one at a time: signed trace {one:.1f} ms, receipt {proven:.1f} ms"
+              " (medians of 50 sequential requests)", flush=True)
         body_file = workdir / "receipt.json"
         body_file.write_bytes(body)
-        target = f"/v1/trace/{quote(value, safe='')}?at={quote(at, safe='')}"
+        target = get_target(value, at)
         traces, receipts, p99s = [], [], []
         for run in range(runs):
             get, post = workdir / f"get{run}", workdir / f"post{run}"
