@@ -147,8 +147,8 @@ def served_figures(dsn: str, numbers: int, seconds: int, runs: int, workdir: Pat
         assert probe.status_code == 200, probe.text
         assert probe.json()["traceable"], probe.text
         one = _latency(base, signer, "GET", get_target(value, at))
-        proven = _latency(base, signer, "POST", "/v1/trace/receipt", body)
-        print(f"  one at a time: signed trace {one:.1f} ms, receipt {proven:.1f} ms"
+        single = _latency(base, signer, "POST", "/v1/trace/receipt", body)
+        print(f"  one at a time: signed trace {one:.1f} ms, receipt {single:.1f} ms"
               " (medians of 50 sequential requests)", flush=True)
         body_file = workdir / "receipt.json"
         body_file.write_bytes(body)
