@@ -10,6 +10,7 @@ import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
+from api import openapi
 from api.auth.middleware import SignedRequestMiddleware
 from api.console import routes as console
 from api.console.web import TEMPLATES
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> Litestar:
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
             *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
+            openapi.asset_router(),
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
@@ -101,6 +103,7 @@ def create_app(settings: Settings) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",
+            render_plugins=openapi.render_plugins(),
         ),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
