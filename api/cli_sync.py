@@ -17,11 +17,11 @@ import msgspec
 from registry import db
 from registry.migrate import migrate
 from registry.signing_keys import public_jwk_of
+from registry_client.note import jwk_public
 from sync import peers
 from sync.client import Key, fetch_node_info
 from sync.mirror import CarrierMirror
 from sync.mirror_tree import Witness
-from sync.tlog import jwk_public
 
 Common = Callable[[argparse.ArgumentParser], None]
 WithDatabase = Callable[[argparse.Namespace], Any]  # yields the DSN (api.cli.database)

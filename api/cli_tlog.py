@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import jwt
 
-from sync import receipt
+from registry_client import receipts
 
 
 def _read_token(source: str) -> str:
@@ -49,12 +49,12 @@ def cmd_verify_receipt(args: argparse.Namespace) -> int:
         for pinned in args.peer_key or []:
             node, _, jwk = pinned.partition("=")
             peers[node] = _node_keys(jwk, None)
-        verified = receipt.verify(token, node_key, peers)
+        verified = receipts.verify(token, node_key, peers)
     except (OSError, ValueError, httpx.HTTPError, jwt.PyJWTError,
-            receipt.ReceiptError) as exc:
+            receipts.ReceiptError) as exc:
         print(f"receipt does not verify: {exc}", file=sys.stderr)
         return 1
-    print(receipt.summary(verified))
+    print(receipts.summary(verified))
     return 0
 
 

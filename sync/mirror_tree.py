@@ -18,7 +18,8 @@ import httpx
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sync import merkle, note, tlog
+from registry_client import merkle, note
+from sync import tlog
 from sync.client import FeedClient
 from sync.errors import PullFailed, SyncFault
 from sync.witness import log_verifier
@@ -96,7 +97,7 @@ class TreeWatch:
                     continue
                 seen, signatures = note.open_checkpoint(answer.text, log_key)
                 note.verify_cosignature(seen.text(), signatures,
-                                        tlog.witness_verifier(witness.name, witness.public))
+                                        note.witness_verifier(witness.name, witness.public))
                 if seen.size != head.size:
                     old, new = sorted((seen, head), key=lambda h: h.size)
                     merkle.verify_consistency(old.size, new.size,

@@ -1,5 +1,5 @@
 """What a trace answer rests on, proven: the records behind it, each with an inclusion proof
-in its origin's tree under a checkpoint signed by that origin (sync/receipt.py signs it).
+in its origin's tree under a checkpoint signed by that origin (sync/receipts.py signs it).
 
 The records are the resource the answer matched, its confirmation by the user, the
 filings and entrustments (with a subcontract's parent) that make each principal, and the
@@ -19,7 +19,8 @@ from registry import changelog
 from registry.db import Connection
 from registry.errors import RegistryError
 from registry.trace.model import TraceResult
-from sync import note, receipt, tlog
+from registry_client import note, receipts
+from sync import tlog
 from sync.peers import get_peer
 from sync.tlog_store import TileCache, extend, stored_tree
 
@@ -75,10 +76,10 @@ async def entries(conn: Connection, answer: TraceResult) -> list[changelog.Entry
 async def _log_head(
     conn: Connection, origin: str, node_id: str, key: Ed25519PrivateKey,
     node_jwk: dict[str, Any], cache: TileCache,
-) -> tuple[receipt.LogHead, int]:
+) -> tuple[receipts.LogHead, int]:
     if origin == node_id:
         head = await tlog.tree_head(conn, origin, cache)
-        return receipt.LogHead(origin, tlog.sign_head(head, key, cache), node_jwk), head.size
+        return receipts.LogHead(origin, tlog.sign_head(head, key, cache), node_jwk), head.size
     row = await conn.fetchrow(
         "SELECT size, note FROM tlog_checkpoints WHERE origin = $1 ORDER BY size DESC LIMIT 1",
         origin)
@@ -86,15 +87,15 @@ async def _log_head(
         raise NotYetWitnessed(f"no checkpoint of {origin}'s log is verified here yet")
     await extend(conn, origin)
     jwk = _signing_key(row["note"], origin, (await get_peer(conn, origin)).keys)
-    return receipt.LogHead(origin, row["note"], jwk), row["size"]
+    return receipts.LogHead(origin, row["note"], jwk), row["size"]
 
 
 def _signing_key(signed: str, origin: str, jwks: list[dict[str, Any]]) -> dict[str, Any]:
     _, signatures = note.parse(signed)
     for jwk in jwks:
-        public = tlog.jwk_public(jwk)
+        public = note.jwk_public(jwk)
         if public is not None:
-            wanted = tlog.node_verifier(origin, public).key_id
+            wanted = note.node_verifier(origin, public).key_id
             if any(s.key_id == wanted for s in signatures):
                 return jwk
     raise NotYetWitnessed(f"the key that signed {origin}'s checkpoint is no longer pinned")
@@ -107,8 +108,8 @@ class ProvenCache:
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self.positions: dict[str, int] = {}
-        self.held: dict[tuple[Any, ...], tuple[list[receipt.LogHead],
-                                               list[receipt.ProvenRecord]]] = {}
+        self.held: dict[tuple[Any, ...], tuple[list[receipts.LogHead],
+                                               list[receipts.ProvenRecord]]] = {}
 
     def key(self, answer: TraceResult) -> tuple[Any, ...]:
         return (answer.kind, answer.block or answer.value,
@@ -116,14 +117,14 @@ class ProvenCache:
                 tuple(p.id for p in answer.principals))
 
     def get(self, answer: TraceResult, positions: dict[str, int],
-            ) -> tuple[list[receipt.LogHead], list[receipt.ProvenRecord]] | None:
+            ) -> tuple[list[receipts.LogHead], list[receipts.ProvenRecord]] | None:
         if positions != self.positions:
             self.positions, self.held = dict(positions), {}
             return None
         return self.held.get(self.key(answer))
 
-    def put(self, answer: TraceResult, proven: tuple[list[receipt.LogHead],
-                                                     list[receipt.ProvenRecord]]) -> None:
+    def put(self, answer: TraceResult, proven: tuple[list[receipts.LogHead],
+                                                     list[receipts.ProvenRecord]]) -> None:
         if len(self.held) >= self.capacity:
             self.held.pop(next(iter(self.held)))
         self.held[self.key(answer)] = proven
@@ -143,15 +144,15 @@ async def build(
                                 cache=cache)
         proven.put(answer, held)
     logs, records = held
-    claims = receipt.ReceiptClaims(node_id, receipt.now(), at, msgspec.to_builtins(answer),
+    claims = receipts.ReceiptClaims(node_id, receipts.now(), at, msgspec.to_builtins(answer),
                                    logs, records)
-    return receipt.sign(claims, key, node_jwk["kid"])
+    return receipts.sign(claims, key, node_jwk["kid"])
 
 
 async def _prove(
     conn: Connection, answer: TraceResult, *, node_id: str, key: Ed25519PrivateKey,
     node_jwk: dict[str, Any], cache: TileCache,
-) -> tuple[list[receipt.LogHead], list[receipt.ProvenRecord]]:
+) -> tuple[list[receipts.LogHead], list[receipts.ProvenRecord]]:
     by_origin: dict[str, list[changelog.Entry]] = defaultdict(list)
     for entry in await entries(conn, answer):
         by_origin[entry.origin].append(entry)
@@ -163,5 +164,5 @@ async def _prove(
         for entry in held:
             if entry.seq > size:
                 raise NotYetWitnessed(f"{origin}'s newest records are not witnessed yet")
-            records.append(receipt.prove(entry, size, await tree.inclusion(entry.seq - 1)))
+            records.append(receipts.prove(entry, size, await tree.inclusion(entry.seq - 1)))
     return logs, records

@@ -7,17 +7,14 @@ verified, as a witness. Tile paths are parsed here, for the HTTP layer to serve.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.db import Connection
-from sync import merkle, note
+from registry_client import merkle, note
 from sync.errors import SyncFault
 from sync.tlog_store import TILE_WIDTH, TileCache, extend, stored_tree, tile_row
 
@@ -106,31 +103,12 @@ def sign_head(head: note.TreeHead, key: Ed25519PrivateKey, cache: TileCache) -> 
     return signed
 
 
-def jwk_public(jwk: dict[str, Any]) -> Ed25519PublicKey | None:
-    """The Ed25519 key of a JWK, or None for any other kind of key."""
-    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
-        return None
-    try:
-        return Ed25519PublicKey.from_public_bytes(
-            base64.urlsafe_b64decode(str(jwk.get("x", "")) + "=="))
-    except (ValueError, binascii.Error):
-        return None
-
-
 def claimed_size(signed_note: str) -> int:
     """The tree size a checkpoint claims, read before its signature is checked."""
     try:
         return note.tree_head(note.parse(signed_note)[0]).size
     except note.NoteError as exc:
         raise SyncFault(f"tree checkpoint: {exc}") from exc
-
-
-def node_verifier(node_id: str, public: Ed25519PublicKey) -> note.Verifier:
-    return note.Verifier(node_id, note.ED25519, public)
-
-
-def witness_verifier(node_id: str, public: Ed25519PublicKey) -> note.Verifier:
-    return note.Verifier(node_id, note.COSIGNATURE, public)
 
 
 async def last_verified(conn: Connection, origin: str) -> note.TreeHead | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.db import Connection
-from sync import merkle
+from registry_client import merkle
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

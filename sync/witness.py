@@ -14,7 +14,8 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sync import merkle, note, tlog
+from registry_client import merkle, note
+from sync import tlog
 from sync.client import FeedClient
 from sync.errors import SyncFault
 from sync.tlog_store import TileCache, extend, stored_tree
@@ -27,10 +28,10 @@ def log_verifier(node_id: str, signed_note: str, jwks: list[dict[str, Any]]) -> 
     except note.NoteError as exc:
         raise SyncFault(f"tree checkpoint: {exc}") from exc
     for jwk in jwks:
-        public = tlog.jwk_public(jwk)
+        public = note.jwk_public(jwk)
         if public is None:
             continue
-        verifier = tlog.node_verifier(node_id, public)
+        verifier = note.node_verifier(node_id, public)
         if any(s.name == node_id and s.key_id == verifier.key_id for s in signatures):
             return verifier
     raise SyncFault(f"the tree checkpoint carries no signature by a pinned key of {node_id}")

@@ -9,8 +9,8 @@ from functools import cache
 
 import pytest
 
-from sync import merkle
-from sync.merkle import ProofError
+from registry_client import merkle
+from registry_client.merkle import ProofError
 
 # RFC 9162 §2.1 by its definitions, over leaf data (bytes of any length).
 

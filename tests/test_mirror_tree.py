@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sync import note, tlog
+from registry_client import note
 from sync.errors import PullFailed, SyncFault
 from sync.mirror import CarrierMirror
 from sync.mirror_tree import Witness
@@ -24,7 +24,7 @@ def _mirror(node: RunningNode, carrier: Any, snapshot: Path, **options: Any) -> 
 
 async def _witness(node: RunningNode) -> Witness:
     jwk = (await node.http.get("/.well-known/registry-node")).json()["keys"][0]
-    public = tlog.jwk_public(jwk)
+    public = note.jwk_public(jwk)
     assert public is not None
     return Witness(node.node_id, public, node.url)
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.testing import AsyncTestClient
 
 from registry.signing_keys import load_private_key, public_jwk_of
-from sync import receipt
-from sync.receipt import ReceiptError
+from registry_client import receipts
+from registry_client.receipts import ReceiptError
 from tests.support.client import SignedClient
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
@@ -54,14 +54,14 @@ async def test_a_receipt_verifies_offline_and_names_what_it_rests_on(
     body = await _receipt(people.carrier, NUMBER)
     plain = await trace(people.carrier, NUMBER)
     assert {k: v for k, v in body.items() if k != "receipt"} == plain
-    verified = receipt.verify(body["receipt"], await _node_key(client))
+    verified = receipts.verify(body["receipt"], await _node_key(client))
     assert verified.answer == plain
     kinds = sorted(r.type for r in verified.records)
     assert kinds == ["entrustment", "member", "member", "member", "resource",
                      "resource_confirmation", "resource_filing"]
     assert {r.id for r in verified.records if r.type == "member"} == {
         people.carrier.id, people.agency.id, people.lender.id}
-    text = receipt.summary(verified)
+    text = receipts.summary(verified)
     assert "traceable" in text
     assert people.lender.id in text
 
@@ -72,7 +72,7 @@ async def test_every_changed_byte_fails(client: AsyncTestClient[Any], people: Ca
     for i, char in enumerate(token):
         changed = token[:i] + ("B" if char == "A" else "A") + token[i + 1:]
         with pytest.raises(ReceiptError):
-            receipt.verify(changed, key)
+            receipts.verify(changed, key)
 
 
 async def test_another_key_or_a_rebuilt_receipt_fails(
@@ -81,20 +81,20 @@ async def test_another_key_or_a_rebuilt_receipt_fails(
     token = (await _receipt(people.carrier, NUMBER))["receipt"]
     stranger = Ed25519PrivateKey.generate()
     with pytest.raises(ReceiptError):
-        receipt.verify(token, public_jwk_of(stranger))
+        receipts.verify(token, public_jwk_of(stranger))
     # Re-signed by a stranger over altered claims: the checkpoints are still the node's.
     claims = msgspec.convert(jwt.decode(token, options={"verify_signature": False}),
-                             receipt.ReceiptClaims)
-    forged = receipt.sign(claims, stranger, "x")
+                             receipts.ReceiptClaims)
+    forged = receipts.sign(claims, stranger, "x")
     with pytest.raises(ReceiptError, match="checkpoint"):
-        receipt.verify(forged, public_jwk_of(stranger))
+        receipts.verify(forged, public_jwk_of(stranger))
     # A record whose data was changed no longer hashes to its entry.
     first = claims.records[0]
     altered = msgspec.structs.replace(
         claims, records=[msgspec.structs.replace(first, data={"forged": True}),
                          *claims.records[1:]])
     with pytest.raises(ReceiptError):
-        receipt.verify(receipt.sign(altered, stranger, "x"), public_jwk_of(stranger))
+        receipts.verify(receipts.sign(altered, stranger, "x"), public_jwk_of(stranger))
 
 
 async def test_an_unregistered_number_has_a_receipt_resting_on_nothing(
@@ -102,7 +102,7 @@ async def test_an_unregistered_number_has_a_receipt_resting_on_nothing(
 ) -> None:
     body = await _receipt(people.carrier, "+8613900000001")
     assert body["reason"] == "unregistered"
-    verified = receipt.verify(body["receipt"], await _node_key(client))
+    verified = receipts.verify(body["receipt"], await _node_key(client))
     assert verified.records == []
 
 
@@ -153,15 +153,15 @@ async def test_a_receipt_resting_on_a_peers_records_carries_the_peers_proofs(
         body = await _receipt(fin.client_for(lender.signer), NUMBER)
         assert body["traceable"] is True
         fin_key, tel_key = await _node_key(fin.http), await _node_key(tel.http)
-        verified = receipt.verify(body["receipt"], fin_key)
+        verified = receipts.verify(body["receipt"], fin_key)
         origins = {(r.type, r.origin) for r in verified.records}
         assert ("resource", "node-tel") in origins
         assert ("resource_confirmation", "node-fin") in origins
         # A checker that pins the telecom node's key itself gets the same answer ...
-        receipt.verify(body["receipt"], fin_key, {"node-tel": tel_key})
+        receipts.verify(body["receipt"], fin_key, {"node-tel": tel_key})
         # ... and one that pins another key for it refuses the receipt.
         with pytest.raises(ReceiptError, match="node-tel"):
-            receipt.verify(body["receipt"], fin_key,
+            receipts.verify(body["receipt"], fin_key,
                            {"node-tel": public_jwk_of(Ed25519PrivateKey.generate())})
 
 
@@ -187,9 +187,9 @@ async def test_registry_verify_receipt_checks_a_file(
     assert main(["verify-receipt", str(kept), "--node-key", stranger]) == 1
 
 
-def _claims(token: str) -> receipt.ReceiptClaims:
+def _claims(token: str) -> receipts.ReceiptClaims:
     return msgspec.convert(jwt.decode(token, options={"verify_signature": False}),
-                           receipt.ReceiptClaims)
+                           receipts.ReceiptClaims)
 
 
 def _flip_b64(text: str) -> str:
@@ -198,16 +198,16 @@ def _flip_b64(text: str) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
-def _tampered(claims: receipt.ReceiptClaims) -> dict[str, receipt.ReceiptClaims]:
+def _tampered(claims: receipts.ReceiptClaims) -> dict[str, receipts.ReceiptClaims]:
     first, rest = claims.records[0], claims.records[1:]
     replace = msgspec.structs.replace
 
-    def record(**changes: Any) -> receipt.ReceiptClaims:
+    def record(**changes: Any) -> receipts.ReceiptClaims:
         return replace(claims, records=[replace(first, **changes), *rest])
 
     no_member = [r for r in claims.records if r.type != "member" or r.id != claims.answer[
         "user"]["id"]]
-    stranger_log = receipt.LogHead("node-else", claims.logs[0].checkpoint, {"kty": "EC"})
+    stranger_log = receipts.LogHead("node-else", claims.logs[0].checkpoint, {"kty": "EC"})
     return {
         "no checkpoint": record(size=first.size + 1),
         "no checkpoint of": record(origin="node-else"),
@@ -230,13 +230,13 @@ async def test_every_refusal_of_a_receipt_signed_by_the_node_itself(
     assert claims.records
     for reason, altered in _tampered(claims).items():
         with pytest.raises(ReceiptError, match=reason.rstrip(":")):
-            receipt.verify(receipt.sign(altered, key, node_jwk["kid"]), node_jwk)
+            receipts.verify(receipts.sign(altered, key, node_jwk["kid"]), node_jwk)
     # The header must say what the receipt is, the key must be Ed25519, and the token
     # must be three canonical base64url segments.
     other_typ = jwt.encode(msgspec.to_builtins(claims), key, algorithm="EdDSA",
                            headers={"kid": node_jwk["kid"], "typ": "JWT"})
     for bad in (other_typ, token.replace(".", "*", 1), "a.b", token + ".", "a.b.c"):
         with pytest.raises(ReceiptError):
-            receipt.verify(bad, node_jwk)
+            receipts.verify(bad, node_jwk)
     with pytest.raises(ReceiptError, match="not an Ed25519 JWK"):
-        receipt.verify(token, {"kty": "EC"})
+        receipts.verify(token, {"kty": "EC"})

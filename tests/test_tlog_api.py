@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from registry import changelog
-from sync import merkle, note, tlog
+from registry_client import merkle, note
 from sync.tlog_store import TILE_WIDTH
 from tests.support.client import SignedClient
 from tests.test_merkle import Reference
@@ -36,7 +36,7 @@ async def _verifier(client: AsyncTestClient[Any]) -> note.Verifier:
 
     node = (await client.get("/.well-known/registry-node")).json()
     raw = base64.urlsafe_b64decode(node["keys"][0]["x"] + "==")
-    return tlog.node_verifier(node["node_id"], Ed25519PublicKey.from_public_bytes(raw))
+    return note.node_verifier(node["node_id"], Ed25519PublicKey.from_public_bytes(raw))
 
 
 async def test_the_checkpoint_is_a_signed_note_of_the_whole_log(

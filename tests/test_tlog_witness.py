@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from litestar.testing import AsyncTestClient
 
-from sync import note, tlog
+from registry_client import note
+from sync import tlog
 from sync.errors import SyncFault
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
@@ -20,7 +21,7 @@ from tests.support.nodes import RunningNode, eventually, nodes, pair
 
 async def _node_public(node: RunningNode) -> Ed25519PublicKey:
     jwk = (await node.http.get("/.well-known/registry-node")).json()["keys"][0]
-    public = tlog.jwk_public(jwk)
+    public = note.jwk_public(jwk)
     assert public is not None
     return public
 
@@ -50,9 +51,9 @@ async def test_peers_cosign_each_others_checkpoints(
 
         cosigned = (await tel.http.get("/tlog/cosigned/node-fin")).text
         head, signatures = note.open_checkpoint(
-            cosigned, tlog.node_verifier("node-fin", await _node_public(fin)))
+            cosigned, note.node_verifier("node-fin", await _node_public(fin)))
         assert head.size == size
-        witness = tlog.witness_verifier("node-tel", await _node_public(tel))
+        witness = note.witness_verifier("node-tel", await _node_public(tel))
         assert note.verify_cosignature(head.text(), signatures, witness) > 0
         assert (await tel.http.get("/tlog/cosigned/node-else")).status_code == 404
 
@@ -90,7 +91,7 @@ async def test_two_checkpoints_of_one_size_with_different_roots_are_a_fork(
     db: asyncpg.Connection, client: AsyncTestClient[Any],
 ) -> None:
     key = Ed25519PrivateKey.generate()
-    log = tlog.node_verifier("node-x", key.public_key())
+    log = note.node_verifier("node-x", key.public_key())
 
     def signed(size: int, root: bytes) -> str:
         text = note.TreeHead("node-x", size, root).text()

@@ -30,7 +30,7 @@ import msgspec
 
 from registry import changelog
 from registry.migrate import migrate
-from sync import merkle
+from registry_client import merkle
 from sync.tlog_store import TILE_WIDTH, TileCache, Tree, extend, subtree_root
 from tests.bench.bench_index import member_id, number
 from tests.bench.bench_trace import (

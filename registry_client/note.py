@@ -16,6 +16,7 @@ import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -215,3 +216,22 @@ def open_checkpoint(note: str, verifier: Verifier) -> tuple[TreeHead, list[Signa
     if head.origin != verifier.name:
         raise NoteError(f"the checkpoint is of {head.origin!r}, expected {verifier.name!r}")
     return head, signatures
+
+
+def jwk_public(jwk: dict[str, Any]) -> Ed25519PublicKey | None:
+    """The Ed25519 key of a JWK, or None for any other kind of key."""
+    if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+        return None
+    try:
+        return Ed25519PublicKey.from_public_bytes(
+            base64.urlsafe_b64decode(str(jwk.get("x", "")) + "=="))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def node_verifier(node_id: str, public: Ed25519PublicKey) -> Verifier:
+    return Verifier(node_id, ED25519, public)
+
+
+def witness_verifier(node_id: str, public: Ed25519PublicKey) -> Verifier:
+    return Verifier(node_id, COSIGNATURE, public)

@@ -19,7 +19,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from registry import changelog
-from sync import merkle, note, tlog
+from registry_client import merkle, note
 
 TYP = "registry-receipt+jwt"
 
@@ -118,7 +118,7 @@ def verify(token: str, node_key: dict[str, Any],
     header = _unverified_header(token)
     if header.get("alg") not in ("EdDSA", "Ed25519") or header.get("typ") != TYP:
         raise ReceiptError("not a trace receipt (alg or typ)")
-    public = tlog.jwk_public(node_key)
+    public = note.jwk_public(node_key)
     if public is None:
         raise ReceiptError("the node key is not an Ed25519 JWK")
     try:
@@ -144,11 +144,11 @@ def _checked_head(log: LogHead, node: str, node_public: Ed25519PublicKey,
     if log.origin == node:
         public: Ed25519PublicKey | None = node_public
     else:
-        public = tlog.jwk_public(peer_keys.get(log.origin, log.key))
+        public = note.jwk_public(peer_keys.get(log.origin, log.key))
     if public is None:
         raise ReceiptError(f"no Ed25519 key for the log of {log.origin}")
     try:
-        head, _ = note.open_checkpoint(log.checkpoint, tlog.node_verifier(log.origin, public))
+        head, _ = note.open_checkpoint(log.checkpoint, note.node_verifier(log.origin, public))
     except note.NoteError as exc:
         raise ReceiptError(f"the checkpoint of {log.origin}: {exc}") from exc
     return head
