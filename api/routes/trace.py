@@ -18,10 +18,8 @@ from api.guards import READ_ONLY, member_or_operator
 from api.routes.tlog import tiles
 from api.trace_state import trace_state
 from registry.errors import Invalid
+from registry.resources.model import EARLIEST, LATEST, MAX_BATCH
 from registry.trace.model import (
-    EARLIEST,
-    LATEST,
-    MAX_BATCH,
     TraceRequest,
     TraceResult,
     TraceResults,
