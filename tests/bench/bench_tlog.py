@@ -94,7 +94,8 @@ async def write_cost(dsn: str, writes: int) -> None:
             started = time.perf_counter()
             for n in range(writes):
                 async with conn.transaction():
-                    await changelog.append_one(conn, "bench", f"w{n}", {"n": n})
+                    await changelog.append(
+                        conn, [changelog.Change("bench", f"w{n}", "upsert", {"n": n})])
                 if with_tree:
                     await extend(conn, "node-bench")
             return (time.perf_counter() - started) / writes
