@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_sync, cli_verify
+from api import cli_client, cli_sync, cli_tlog, cli_verify
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
 from api.settings import Settings
@@ -254,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sync.add_commands(commands, common, with_database)
     cli_verify.add_command(commands, common, with_database)
+    cli_tlog.add_commands(commands)
     cli_client.add_commands(commands)
     return parser
 
