@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from api.auth.middleware import SignedRequestMiddleware
+from api.body import JSONRequest
 from api.console import routes as console
 from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",
         ),
+        request_class=JSONRequest,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )

@@ -14,6 +14,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
 from api.auth.verifier import verify
+from api.body import require_json
 from api.state import NodeState, node_state
 from registry.actors import Actor
 from registry.errors import RegistryError
@@ -96,6 +97,8 @@ class SignedRequestMiddleware(ASGIMiddleware):
             token=verified.token, jti=verified.claims.jti, method=method, path=target,
         )
         structlog.contextvars.bind_contextvars(principal=key.principal_id)
+        if body:  # also for handlers that take no body: every body is JSON (API.md §1)
+            require_json(headers.get(b"content-type"))
         await next_app(scope, replaying(body, receive), send)
 
 
