@@ -16,7 +16,7 @@ from api.console import routes as console
 from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
 from api.guards import standing
-from api.logging import RequestLogMiddleware
+from api.logging import RequestLog
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     blackmarket,
@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> Litestar:
             await bookkeeping.close()
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *node.ROUTES, members.MemberController,
             collectors.CollectorFilingController, collectors.CollectorCheckController,
@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> Litestar:
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
-        middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],
+        middleware=[SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
         openapi_config=OpenAPIConfig(
@@ -106,3 +106,6 @@ def create_app(settings: Settings) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )
+    # Outside everything Litestar does, so that every answer is logged and carries its id.
+    app.asgi_handler = RequestLog(app.asgi_handler)
+    return app

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from api import cli_sync
+from api.logging import configure_logging
 from api.settings import Settings
 from registry import db
 from registry.console import credentials
@@ -256,6 +257,9 @@ def _console_options(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Commands answer on stdout (JSON, mirror traces); their logs go to stderr. The node
+    # that `serve` starts logs to its own stdout (api/http_server.py).
+    configure_logging(stream="stderr")
     run: Command = args.run
     return run(args)
 
