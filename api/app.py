@@ -105,6 +105,9 @@ def create_app(settings: Settings) -> Litestar:
         request_class=JSONRequest,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        # Logging is api/logging.py's: Litestar's default would put a plain-text handler
+        # on the root logger.
+        logging_config=None,
     )
     # Outside everything Litestar does, so that every answer is logged and carries its id.
     app.asgi_handler = RequestLog(app.asgi_handler)

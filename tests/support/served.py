@@ -38,11 +38,13 @@ def free_port() -> int:
 def served_registry(
     workdir: Path, *, database_url: str | None, node_id: str | None = None, workers: int = 1,
     data_dir: Path | None = None, ready_within: float = 120,
+    environment: dict[str, str] | None = None,
 ) -> Iterator[ServedNode]:
     """Serve a node until the block ends; database_url None: its embedded PostgreSQL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(environment or {})
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     args = [sys.executable, "-m", "api.cli", "serve", "--port", str(port),
