@@ -72,6 +72,22 @@ def _exception_field(
     return event
 
 
+class _CurrentStreamLogger:
+    """structlog's output: sys.stdout or sys.stderr as they are at each line, so a logger
+    cached while a test (or a command run in-process) had swapped them never writes to a
+    stream that has since closed."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream_name = stream
+
+    def msg(self, message: str) -> None:
+        out = getattr(sys, self.stream_name)
+        out.write(message + "\n")
+        out.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 class _CurrentStreamHandler(logging.Handler):
     """Writes to sys.stdout or sys.stderr as they are when a record comes (tests swap them)."""
 
@@ -111,7 +127,7 @@ def configure_logging(level: int = logging.INFO, stream: Stream = "stdout") -> N
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=lambda *_: _CurrentStreamLogger(stream),
         cache_logger_on_first_use=True,
     )
     handler = _CurrentStreamHandler(stream)
