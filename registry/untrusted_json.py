@@ -20,6 +20,12 @@ from typing import Any
 # walks a decoded value (canonical encoding, msgspec) comes near Python's recursion limit.
 MAX_DEPTH = 32
 
+# Nesting is measured on the text before it is decoded, so that no decoder recurses into
+# hostile depth: a RecursionError inside C code is not a state to rely on. Strings are
+# dropped, then innermost empty pairs, once per level.
+_NOT_BRACKETS = re.compile(r'"[^"]*"|[^\[\]{}"]+')
+_NOT_BRACKETS_ESCAPED = re.compile(r'"(?:[^"\\]|\\.)*"|[^\[\]{}"]+')
+_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -62,17 +68,15 @@ def decode(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError as exc:
         raise RefusedJSON(f"not UTF-8 (byte {exc.start})") from None
+    # Brackets inside strings count too: a cheap bound that spares most texts the measure.
+    if text.count("[") + text.count("{") > max_depth and _nested_deeper(text, max_depth):
+        raise RefusedJSON(f"nested deeper than {max_depth}, or unbalanced")
     try:
         value = _DECODER.decode(text)
-    except RecursionError:
-        raise RefusedJSON(f"nested deeper than {max_depth}") from None
     except RefusedJSON:
         raise
     except ValueError as exc:  # JSONDecodeError, or an integer of over 4300 digits
         raise RefusedJSON(f"not JSON: {exc}") from None
-    # Brackets inside strings count too: a cheap bound that spares most values the walk.
-    if text.count("[") + text.count("{") > max_depth:
-        _check_depth(value, max_depth)
     # A forbidden character is escaped (after a backslash), raw DEL, or raw C1 (not
     # ASCII): text with none of them, most text on the hot path, needs no walk.
     if "\\" in text or "\x7f" in text or not text.isascii():
@@ -80,16 +84,14 @@ def decode(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
-def _check_depth(value: Any, levels_left: int) -> None:
-    if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, list):
-        return
-    if levels_left == 0:
-        raise RefusedJSON(f"nested deeper than {MAX_DEPTH}")
-    for item in value:
-        if isinstance(item, dict | list):
-            _check_depth(item, levels_left - 1)
+def _nested_deeper(text: str, max_depth: int) -> bool:
+    pattern = _NOT_BRACKETS_ESCAPED if "\\" in text else _NOT_BRACKETS
+    brackets = pattern.sub("", text)
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        brackets = _EMPTY_PAIR.sub("", brackets)
+    return bool(brackets)
 
 
 def _check_text(value: Any, path: str) -> None:

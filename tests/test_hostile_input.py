@@ -225,6 +225,14 @@ async def test_duplicate_claims_are_token_malformed(operator: SignedClient) -> N
     _problem(answer, 401, "token_malformed")
 
 
+async def test_two_authorization_headers_are_token_malformed(operator: SignedClient) -> None:
+    target = f"{MEMBERS}/{operator.id}"
+    tokens = [operator.signer.token("GET", target) for _ in range(2)]
+    headers = [("Authorization", f"Bearer {token}") for token in tokens]
+    answer = await operator.client.get(target, headers=headers)
+    _problem(answer, 401, "token_malformed")
+
+
 async def test_an_oversized_token_is_refused_and_never_stored(
     operator: SignedClient, db: asyncpg.Connection
 ) -> None:
@@ -276,3 +284,17 @@ async def test_fuzzed_bodies_on_every_route_are_4xx(app: Litestar, operator: Sig
 async def test_fuzzed_queries_are_4xx_or_answered(operator: SignedClient, query: str) -> None:
     answer = await operator.get(f"{MEMBERS}?{query}")
     assert answer.status_code < 500, answer.text
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/v1/public/check/%00", "/v1/public/check/%ED%A0%80", "/v1/public/check/" + "9" * 5000,
+     "/v1/public/check/%2B86%0A138", "/v1/public/lenders/%00/agencies",
+     "/v1/trace/%00?at=1e999", "/v1/trace/%2B8613800138000?at=99999-01-01T00:00:00Z",
+     "/v1/trace/%2B8613800138000?at=%00", "/v1/trace/%2B8613800138000?callee=%ED%A0%80",
+     "/v1/sync/changes?after=1e999", "/v1/sync/changes?after=-1&limit=99999999999999999999",
+     "/v1/events?after=%00"],
+)
+async def test_fuzzed_paths_and_queries_are_never_500(operator: SignedClient, target: str) -> None:
+    answer = await operator.get(target)
+    assert answer.status_code < 500, (target, answer.text)
