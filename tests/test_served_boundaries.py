@@ -28,7 +28,7 @@ def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     environment = {"REGISTRY_TRUSTED_PROXIES": f"{PROXY}/32",
                    "REGISTRY_PUBLIC_RATE_PER_MINUTE": str(BUDGET), "REGISTRY_SYNC": "off"}
     with served_registry(workdir, database_url=database_url, node_id="node-served",
-                         environment=environment) as served:
+                         env=environment) as served:
         yield served
 
 
