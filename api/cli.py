@@ -57,7 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with database(settings) as dsn:
         prepared = asyncio.run(prepare_database(dsn, settings.node_id))
-        print(banner(args, settings, dsn, prepared), flush=True)
+        # On stderr: the node's stdout is its JSON log, line by line.
+        print(banner(args, settings, dsn, prepared), file=sys.stderr, flush=True)
         # The HTTP server runs as a child process so that this one outlives it whatever
         # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
         # their settings from the environment.
