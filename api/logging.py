@@ -72,16 +72,16 @@ def _exception_field(
     return event
 
 
-class _CurrentStreamLogger:
-    """structlog's output: sys.stdout or sys.stderr as they are at each line, so a logger
-    cached while a test (or a command run in-process) had swapped them never writes to a
-    stream that has since closed."""
+_output: Stream = "stdout"  # set by configure_logging
 
-    def __init__(self, stream: Stream) -> None:
-        self.stream_name = stream
+
+class _CurrentStreamLogger:
+    """structlog's output: the configured one of sys.stdout and sys.stderr, as they are at
+    each line. A logger cached on first use keeps its processors, but not a stream: a
+    test (or a command run in-process) that swaps or reconfigures them moves it too."""
 
     def msg(self, message: str) -> None:
-        out = getattr(sys, self.stream_name)
+        out = getattr(sys, _output)
         out.write(message + "\n")
         out.flush()
 
@@ -110,6 +110,8 @@ def configure_logging(level: int = logging.INFO, stream: Stream = "stdout") -> N
     The node logs to stdout; commands whose stdout carries answers (`registry mirror`)
     log to stderr.
     """
+    global _output  # the one stream every logger writes to
+    _output = stream
     out = getattr(sys, stream)
     renderer: structlog.typing.Processor
     if out.isatty():
@@ -127,7 +129,7 @@ def configure_logging(level: int = logging.INFO, stream: Stream = "stdout") -> N
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=lambda *_: _CurrentStreamLogger(stream),
+        logger_factory=lambda *_: _CurrentStreamLogger(),
         cache_logger_on_first_use=True,
     )
     handler = _CurrentStreamHandler(stream)

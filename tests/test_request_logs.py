@@ -118,3 +118,16 @@ async def test_database_errors_are_logged_without_their_values(
     assert "UniqueViolationError (sqlstate 23505" in text
     assert "RuntimeError: while reading" in text
     assert "test_request_logs.py" in text  # the frames are kept
+
+
+def test_a_logger_cached_earlier_follows_the_configured_stream(
+    json_lines: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(stream="stderr")  # as a command run in-process does
+    cached = structlog.get_logger("test.cached")
+    cached.info("first")
+    configure_logging()
+    cached.info("second")
+    captured = json_lines.readouterr()
+    assert [json.loads(line)["event"] for line in captured.err.splitlines()] == ["first"]
+    assert [json.loads(line)["event"] for line in captured.out.splitlines()] == ["second"]
