@@ -15,13 +15,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from api.client_address import parse_trusted_proxies
 from registry.collectors.subject_hash import key_path
 
 K8S = Path(__file__).parent.parent / "infra" / "k8s"
 KUBERNETES = "1.30"
 SETTINGS_SOURCE = (Path(__file__).parent.parent / "api" / "settings.py").read_text()
-# Read by the node once the trusted-proxy setting lands (issue 9, another branch).
-PENDING = {"REGISTRY_TRUSTED_PROXIES"}
 
 
 def _documents() -> list[tuple[str, dict[str, Any]]]:
@@ -116,13 +115,13 @@ def test_secrets_are_read_only_and_readable_while_the_runtime_dir_is_writable() 
 def test_every_registry_setting_named_is_one_the_node_reads() -> None:
     for kind in ("Deployment", "Job"):
         for name in _env(_container(kind)):
-            if name.startswith("REGISTRY_") and name not in {"REGISTRY_DATA_DIR", *PENDING}:
+            if name.startswith("REGISTRY_") and name != "REGISTRY_DATA_DIR":
                 assert f'"{name}"' in SETTINGS_SOURCE, name
 
 
 def test_forwarded_addresses_are_believed_from_the_cluster_only() -> None:
-    proxies = _env(_container("Deployment"))["REGISTRY_TRUSTED_PROXIES"]
-    networks = [ipaddress.ip_network(e) for e in proxies.replace(",", " ").split()]
+    proxies = parse_trusted_proxies(_env(_container("Deployment"))["REGISTRY_TRUSTED_PROXIES"])
+    networks = [ipaddress.ip_network(e) for e in proxies]
     assert networks
     assert all(n.prefixlen > 0 for n in networks)  # never "everyone"
     assert all(n.is_private for n in networks)
