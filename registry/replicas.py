@@ -17,6 +17,7 @@ from registry.blackmarket import store as blackmarket
 from registry.collectors import store as collectors
 from registry.db import Connection
 from registry.entrustments import store as entrustments
+from registry.entrustments import supervision
 from registry.members import store as members
 from registry.risk import store as risk
 from registry.trace import store as resources
@@ -44,6 +45,10 @@ APPLIERS: dict[str, Replica] = {
     blackmarket.SIGHTING: Replica("blackmarket_sightings", blackmarket.apply_remote_sighting),
     risk.RECORD_TYPE: Replica("risk_events", risk.apply_remote),
     entrustments.RECORD_TYPE: Replica("entrustments", entrustments.apply_remote),
+    supervision.COMMITMENTS: Replica(
+        "entrustment_commitments", supervision.apply_remote_commitments),
+    supervision.EVALUATION: Replica("agency_evaluations", supervision.apply_remote_evaluation),
+    supervision.RECTIFICATION: Replica("rectifications", supervision.apply_remote_rectification),
     "resource": Replica("resources", resources.apply_remote_resource),
     "resource_confirmation": Replica(
         "resource_confirmations", resources.apply_remote_confirmation),
