@@ -80,10 +80,12 @@ async def test_evaluations_only_by_the_lender_scores_0_to_100(
         bad = await lender.post(target, {**body, "scores": {**SCORES, "records": score}})
         assert bad.status_code == 422, (score, bad.text)
         assert "scores.records" in bad.json()["errors"][0]["field"], bad.text
-    for change, field in [({"grade": "E"}, "grade"), ({"scores": {"compliance": 1}}, "scores"),
-                          ({"period_end": "2025-12-31"}, "period_end"),
-                          ({"period_end": (today() + timedelta(days=1)).isoformat()},
-                           "period_end"), ({"summary": " "}, "summary")]:
+    changes: list[tuple[dict[str, Any], str]] = [
+        ({"grade": "E"}, "grade"), ({"scores": {"compliance": 1}}, "scores"),
+        ({"period_end": "2025-12-31"}, "period_end"),
+        ({"period_end": (today() + timedelta(days=1)).isoformat()}, "period_end"),
+        ({"summary": " "}, "summary")]
+    for change, field in changes:
         bad = await lender.post(target, {**body, **change})
         assert bad.status_code == 422, (change, bad.text)
         assert field in bad.json()["errors"][0]["field"], bad.text
