@@ -9,15 +9,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from registry.entrustments import supervision
+from registry.entrustments.model import RectificationRecord
 from registry.entrustments.rules import today
-from sync.peers import DEFAULT_SEND_TYPES
+from registry.record_types import DEFAULT_PEER_TYPES
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
 from tests.support.nodes import RunningNode, eventually, nodes, pair
 
-SUPERVISION_TYPES = sorted({*DEFAULT_SEND_TYPES, supervision.COMMITMENTS,
-                            supervision.EVALUATION, supervision.RECTIFICATION})
+SUPERVISION_TYPES = sorted(DEFAULT_PEER_TYPES)
+assert {supervision.COMMITMENTS, supervision.EVALUATION, supervision.RECTIFICATION} <= set(
+    SUPERVISION_TYPES)
 ALL_FOUR = ["no_subcontracting", "confidentiality", "accept_supervision", "accept_regulators"]
 
 
@@ -86,6 +90,7 @@ async def test_commitments_evaluations_rectifications_cross_nodes(
                   "opened_at": datetime.now(UTC).isoformat()}
         forged.pop("overdue")
         await supervision.apply_remote_rectification(
-            tel.db, "node-evil", opened.json()["id"], forged)
+            tel.db, "node-evil", opened.json()["id"],
+            msgspec.convert(forged, RectificationRecord))
         assert await tel.db.fetchval("SELECT status FROM rectifications WHERE id = $1",
                                      opened.json()["id"]) == "closed"

@@ -18,7 +18,7 @@ from registry.db import Connection
 from registry.entrustments import stats, store
 from registry.entrustments.model import Entrustment
 from registry.entrustments.views import with_supervision
-from registry.trace import store as trace_store
+from registry.resources import store as resource_store
 
 FLAGS = ("evaluation_overdue", "rectification_overdue", "agency_not_active")
 PAGE_SIZE = 50
@@ -74,7 +74,7 @@ async def entrustment_detail(
     request: Request[Any, Any, Any], db: Db, node: Node, entrustment_id: FromPath[str]
 ) -> Response[Any]:
     entrustment = await store.get_entrustment(db, entrustment_id, operator_actor(request))
-    resources = await trace_store.resources_filed_under(db, entrustment_id)
+    resources = await resource_store.resources_filed_under(db, entrustment_id)
     trace = trace_state(node)
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))

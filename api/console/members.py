@@ -29,7 +29,7 @@ from registry.members.model import (
     MemberPatch,
     StatusChange,
 )
-from registry.trace import store as trace_store
+from registry.resources import store as resource_store
 
 KINDS = ("lender", "debt_buyer", "collection_agency", "carrier")
 STATUSES = ("pending", "active", "suspended", "removed")
@@ -83,7 +83,7 @@ async def member_extras(
         *(await entrustments.list_entrustments(db, actor, lender_id=member_id, limit=200)).items,
         *(await entrustments.list_entrustments(db, actor, agency_id=member_id, limit=200)).items,
     ]
-    resources = await trace_store.resources_of(db, member_id)
+    resources = await resource_store.resources_of(db, member_id)
     trace = trace_state(node)
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))

@@ -30,10 +30,9 @@ class EntrustmentEnd(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class EntrustmentRecord(msgspec.Struct, kw_only=True):
-    """The entrustment itself: what its change-log entry carries (with `origin` left out)."""
+    """An entrustment as the change log carries it (its origin is the entry's own)."""
 
     id: str
-    origin: str
     lender_id: str
     agency_id: str
     starts_on: date
@@ -118,8 +117,10 @@ class Rectification(RectificationRecord, kw_only=True):
 
 
 class Entrustment(EntrustmentRecord, kw_only=True):
-    """An entrustment as the API answers it: with its supervision (API.md §11)."""
+    """An entrustment as the API answers it: with the node it belongs to and its
+    supervision (API.md §11), which are other records or derived from them."""
 
+    origin: str
     commitments: Commitments | None = None
     evaluations: list[Evaluation] = msgspec.field(default_factory=list)
     evaluation_due_on: date | None = None

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import asyncpg
-import msgspec
 
 from registry import changelog
 from registry.actors import Actor, record_evidence
@@ -34,20 +32,16 @@ _SELECT = """SELECT e.id, e.origin, e.lender_id, e.agency_id, e.starts_on, e.end
        e.subcontracting_allowed, e.parent_id, e.ended, e.ended_at, e.end_reason, e.created_at
 FROM entrustments e"""
 
-def _entrustment(row: asyncpg.Record) -> EntrustmentRecord:
-    return EntrustmentRecord(**dict(row.items()))
+def _entrustment(row: asyncpg.Record) -> Entrustment:
+    """The stored entrustment; its supervision is added by views.with_supervision."""
+    return Entrustment(**dict(row.items()))
 
 
-def log_data(entrustment: EntrustmentRecord) -> dict[str, Any]:
-    """The record only: an answer's supervision fields are other records, or derived."""
-    data: dict[str, Any] = msgspec.to_builtins(
-        EntrustmentRecord(**{f: getattr(entrustment, f)
-                             for f in EntrustmentRecord.__struct_fields__}))
-    data.pop("origin", None)
-    return data
+def log_data(e: Entrustment) -> EntrustmentRecord:
+    return EntrustmentRecord(**{f: getattr(e, f) for f in EntrustmentRecord.__struct_fields__})
 
 
-async def visible_to(conn: Connection, entrustment: EntrustmentRecord, actor: Actor) -> bool:
+async def visible_to(conn: Connection, entrustment: Entrustment, actor: Actor) -> bool:
     """A lender sees its own, an agency those naming it and the subcontracts made under
     them, operators all."""
     if actor.is_operator or actor.id in (entrustment.lender_id, entrustment.agency_id):
@@ -61,7 +55,7 @@ async def visible_to(conn: Connection, entrustment: EntrustmentRecord, actor: Ac
 
 async def fetch(
     conn: Connection, entrustment_id: str, *, lock: bool = False
-) -> EntrustmentRecord:
+) -> Entrustment:
     row = await conn.fetchrow(_SELECT + " WHERE e.id = $1" + (" FOR UPDATE" if lock else ""),
                               entrustment_id)
     if row is None:
@@ -71,7 +65,7 @@ async def fetch(
 
 async def fetch_visible(
     conn: Connection, entrustment_id: str, actor: Actor, *, lock: bool = False
-) -> EntrustmentRecord:
+) -> Entrustment:
     entrustment = await fetch(conn, entrustment_id, lock=lock)
     if not await visible_to(conn, entrustment, actor):
         # Other members' entrustments are not theirs to know of.
@@ -122,7 +116,7 @@ async def create_entrustment(
 
 async def fetch_as_lender(
     conn: Connection, entrustment_id: str, actor: Actor, what: str
-) -> EntrustmentRecord:
+) -> Entrustment:
     """The caller's own entrustment, locked, held on this node; 403 for its agency, 404 for
     anyone who may not see it."""
     current = await fetch_visible(conn, entrustment_id, actor, lock=True)
@@ -134,8 +128,8 @@ async def fetch_as_lender(
 
 
 async def end_now(
-    conn: Connection, current: EntrustmentRecord, reason: str, actor: Actor
-) -> EntrustmentRecord:
+    conn: Connection, current: Entrustment, reason: str, actor: Actor
+) -> Entrustment:
     """End a locked entrustment today with `reason`, inside the caller's transaction."""
     await conn.execute(
         """UPDATE entrustments SET ended = true, ended_at = now(), end_reason = $2,
@@ -221,10 +215,9 @@ async def public_agencies(conn: Connection, lender_id: str, on: date) -> PublicA
 
 
 async def apply_remote(
-    conn: Connection, origin: str, entrustment_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, entrustment_id: str, e: EntrustmentRecord
 ) -> None:
     """Hold a peer's entrustment as its home node last logged it."""
-    e = msgspec.convert({**data, "id": entrustment_id, "origin": origin}, EntrustmentRecord)
     await conn.execute(
         """INSERT INTO entrustments (id, origin, lender_id, agency_id, starts_on, ends_on,
                subcontracting_allowed, parent_id, ended, ended_at, end_reason, created_at)
@@ -236,4 +229,3 @@ async def apply_remote(
         entrustment_id, origin, e.lender_id, e.agency_id, e.starts_on, e.ends_on,
         e.subcontracting_allowed, e.parent_id, e.ended, e.ended_at, e.end_reason, e.created_at,
     )
-

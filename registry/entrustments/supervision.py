@@ -4,8 +4,6 @@ ending the entrustment. Each is a record of its writer's node, logged with its e
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from registry import changelog
@@ -33,7 +31,7 @@ RECTIFICATION = "rectification"
 
 async def _log(conn: Connection, actor: Actor, record_type: str, record: msgspec.Struct,
                record_id: str) -> None:
-    await changelog.append_one(conn, record_type, record_id, msgspec.to_builtins(record))
+    await changelog.append_one(conn, record_type, record_id, record)
     await record_evidence(conn, actor, record_type, record_id)
 
 
@@ -159,9 +157,8 @@ async def close_rectification(
 
 
 async def apply_remote_commitments(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, record_id: str, c: Commitments
 ) -> None:
-    c = msgspec.convert({**data, "id": record_id}, Commitments)
     await conn.execute(
         """INSERT INTO entrustment_commitments (id, origin, entrustment_id, agency_id,
                commitments, made_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -172,9 +169,8 @@ async def apply_remote_commitments(
 
 
 async def apply_remote_evaluation(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, record_id: str, e: Evaluation
 ) -> None:
-    e = msgspec.convert({**data, "id": record_id}, Evaluation)
     await conn.execute(
         """INSERT INTO agency_evaluations (id, origin, entrustment_id, lender_id, period_end,
                grade, scores, summary, made_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -187,9 +183,8 @@ async def apply_remote_evaluation(
 
 
 async def apply_remote_rectification(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, record_id: str, r: RectificationRecord
 ) -> None:
-    r = msgspec.convert({**data, "id": record_id}, RectificationRecord)
     await conn.execute(
         """INSERT INTO rectifications (id, origin, entrustment_id, lender_id, cause, due_on,
                summary, status, outcome, outcome_summary, opened_at, closed_at)

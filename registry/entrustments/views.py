@@ -16,7 +16,6 @@ from registry.entrustments import rules
 from registry.entrustments.model import (
     Commitments,
     Entrustment,
-    EntrustmentRecord,
     Evaluation,
     Rectification,
     RectificationRecord,
@@ -50,9 +49,10 @@ def rectification_view(record: RectificationRecord, on: date) -> Rectification:
 
 
 async def with_supervision(
-    conn: Connection, records: Sequence[EntrustmentRecord], on: date | None = None
+    conn: Connection, records: Sequence[Entrustment], on: date | None = None
 ) -> list[Entrustment]:
-    """The answers for `records`, in their order; `on` is the Beijing date judged (today)."""
+    """`records` (as stored) with their supervision, in their order; `on` is the Beijing
+    date judged (today)."""
     if not records:
         return []
     on = on or rules.today()
@@ -76,9 +76,8 @@ async def with_supervision(
         evaluated = evaluations.get(record.id, [])
         due_on = rules.evaluation_due_on(
             record, max((e.period_end for e in evaluated), default=None))
-        answers.append(Entrustment(
-            **msgspec.structs.asdict(record),
-            commitments=commitments.get(record.id), evaluations=evaluated,
+        answers.append(msgspec.structs.replace(
+            record, commitments=commitments.get(record.id), evaluations=evaluated,
             evaluation_due_on=due_on,
             evaluation_overdue=rules.evaluation_overdue(record, due_on, on),
             rectifications=rectifications.get(record.id, []),
@@ -87,5 +86,5 @@ async def with_supervision(
     return answers
 
 
-async def one_with_supervision(conn: Connection, record: EntrustmentRecord) -> Entrustment:
+async def one_with_supervision(conn: Connection, record: Entrustment) -> Entrustment:
     return (await with_supervision(conn, [record]))[0]
