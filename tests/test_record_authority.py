@@ -47,6 +47,9 @@ ALTERED: dict[str, dict[str, Any]] = {
     "blackmarket_group": {"name": "forged", "indicators": []},
     "blackmarket_sighting": {"tlp": "red"},
     "risk_event": {"summary": "forged"},
+    "entrustment_commitment": {"commitments": ["confidentiality"]},
+    "agency_evaluation": {"grade": "A"},
+    "rectification": {"status": "closed", "outcome": "rectified", "closed_at": FORGED_AT},
 }
 
 

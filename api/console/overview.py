@@ -19,6 +19,7 @@ from api.state import NodeState
 from api.trace_state import trace_state
 from registry.collectors import stats as filing_stats
 from registry.console import audit
+from registry.entrustments import stats as supervision_stats
 from registry.members import stats
 from registry.risk import stats as risk_stats
 from sync import peers
@@ -58,7 +59,10 @@ async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Respo
                                 ("on_time", risk_counts["on_time"])]),
     ])
     federation = await sync_status(db, node.node_id)
+    supervision = {**await supervision_stats.counts(db),
+                   "incomplete": await risk_stats.count_incomplete(db)}
     return page(request, "console/overview.html", federation=federation,
+                supervision=supervision,
                 filing_counts=filing_counts,
                 risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,
