@@ -12,11 +12,12 @@ from litestar.openapi import OpenAPIConfig
 
 from api import openapi
 from api.auth.middleware import SignedRequestMiddleware
+from api.body import JSONRequest
 from api.console import routes as console
 from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
 from api.guards import standing
-from api.logging import RequestLogMiddleware
+from api.logging import RequestLog
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     blackmarket,
@@ -83,7 +84,7 @@ def create_app(settings: Settings) -> Litestar:
             await bookkeeping.close()
             await pool.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *node.ROUTES, members.MemberController,
             collectors.CollectorFilingController, collectors.CollectorCheckController,
@@ -97,7 +98,7 @@ def create_app(settings: Settings) -> Litestar:
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
-        middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],
+        middleware=[SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
         openapi_config=OpenAPIConfig(
@@ -105,6 +106,13 @@ def create_app(settings: Settings) -> Litestar:
             description="Shared registry and telecom whitelist (API.md v1).",
             render_plugins=openapi.render_plugins(),
         ),
+        request_class=JSONRequest,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        # Logging is api/logging.py's: Litestar's default would put a plain-text handler
+        # on the root logger.
+        logging_config=None,
     )
+    # Outside everything Litestar does, so that every answer is logged and carries its id.
+    app.asgi_handler = RequestLog(app.asgi_handler)
+    return app

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from api import cli_client, cli_sync, cli_tlog
+from api.logging import configure_logging
 from api.settings import Settings
 from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
@@ -56,7 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with database(settings) as dsn:
         prepared = asyncio.run(prepare_database(dsn, settings.node_id))
-        print(banner(args, settings, dsn, prepared), flush=True)
+        # On stderr: the node's stdout is its JSON log, line by line.
+        print(banner(args, settings, dsn, prepared), file=sys.stderr, flush=True)
         # The HTTP server runs as a child process so that this one outlives it whatever
         # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
         # their settings from the environment.
@@ -262,6 +264,9 @@ def _console_options(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Commands answer on stdout (JSON, mirror traces); their logs go to stderr. The node
+    # that `serve` starts logs to its own stdout (api/http_server.py).
+    configure_logging(stream="stderr")
     run: Command = args.run
     try:
         return run(args)

@@ -29,6 +29,8 @@ _MALFORMED = re.compile(r"malformed|truncated|invalid character|utf-8|decode", r
 def problem(
     status: int, title: str, code: str, detail: str, **extra: Any
 ) -> Response[dict[str, Any]]:
+    # The request's log line (api.logging.RequestLog) carries the code with the status.
+    structlog.contextvars.bind_contextvars(code=code)
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
             "code": code, **extra}
     headers = {}
@@ -95,9 +97,10 @@ def on_data_error(request: Request[Any, Any, Any], exc: DataError) -> Response[d
     )
 
 
-def on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # A 500 is a bug: log the type and place, never the request (it may hold personal data).
-    log.exception("unhandled_error", error_type=type(exc).__name__)
+    log.exception("unhandled_error", error_type=type(exc).__name__,
+                  route=request.scope.get("path_template") or "?")
     return problem(500, "Internal Server Error", "internal", "an unexpected error was logged")
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import msgspec
 
+from api.client_address import parse_trusted_proxies
+
 
 def default_data_dir() -> Path:
     configured = os.environ.get("REGISTRY_DATA_DIR")
@@ -20,6 +22,8 @@ class Settings(msgspec.Struct, kw_only=True):
     # Holds the node's signing key and secrets: never inside the database.
     data_dir: Path = msgspec.field(default_factory=default_data_dir)
     public_rate_per_minute: int = 60
+    # Proxies whose X-Forwarded-For is believed (api/client_address.py); none by default.
+    trusted_proxies: tuple[str, ...] = ()
     # Collector checks could enumerate id numbers: a per-member budget (API.md §7).
     collector_checks_per_minute: int = 30
     # Published collector filings stop matching this many years after publication.
@@ -50,6 +54,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "node_id": env.get("REGISTRY_NODE_ID") or None,
             "data_dir": default_data_dir(),
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
+            "trusted_proxies": parse_trusted_proxies(env.get("REGISTRY_TRUSTED_PROXIES", "")),
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
             "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
             "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "5000")),

@@ -6,6 +6,9 @@ import base64
 import binascii
 from typing import Any
 
+import jwt
+from nacl.bindings import crypto_core_ed25519_is_valid_point
+
 from registry.errors import FieldError, Invalid
 
 # API.md §2: the key's type must match the token's alg.
@@ -14,13 +17,18 @@ _COORD_BYTES = {"Ed25519": 32, "P-256": 32}
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k"})
 
 
-def _b64url_len(value: object) -> int | None:
+def _b64url(value: object) -> bytes | None:
     if not isinstance(value, str) or "=" in value:
         return None
     try:
-        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         return None
+
+
+def _b64url_len(value: object) -> int | None:
+    raw = _b64url(value)
+    return None if raw is None else len(raw)
 
 
 def public_jwk(jwk: object, field: str = "keys") -> dict[str, Any]:
@@ -50,15 +58,18 @@ def public_jwk(jwk: object, field: str = "keys") -> dict[str, Any]:
         raise Invalid(problems)
     if kty == "EC":
         _check_on_curve(public, field)
+    elif not crypto_core_ed25519_is_valid_point(_b64url(public["x"]) or b""):
+        # libsodium's check: canonical, on the curve, in the prime-order subgroup, not of
+        # small order. A small-order key (all zeros, the identity) verifies forged
+        # signatures under some verifiers; no honest key is one.
+        raise Invalid.field(f"{field}.x", "not a valid Ed25519 public key")
     return public
 
 
 def _check_on_curve(jwk: dict[str, Any], field: str) -> None:
-    import jwt
-
     try:
         jwt.PyJWK(jwk, "ES256")
-    except (jwt.PyJWKError, ValueError) as exc:
+    except (jwt.PyJWTError, ValueError) as exc:
         raise Invalid.field(field, "not a point on P-256") from exc
 
 

@@ -121,21 +121,37 @@ async def test_the_mirror_command_answers_traces_on_stdin_and_resumes(
             assert process.returncode == 0, err.decode()
             return out, err
 
+        def summary(err: bytes) -> dict[str, Any]:
+            # stderr holds the sync summary and the log, all of it JSON lines.
+            lines = [json.loads(line) for line in err.decode().splitlines()]
+            (found,) = [line for line in lines if "pulled" in line]
+            summary: dict[str, Any] = found
+            return summary
+
         _, err = await run("--once")
-        first = json.loads(err.decode().strip().splitlines()[-1])
+        first = summary(err)
         assert first["node"] == "node-tel"
         assert first["pulled"] > 0
         out, err = await run(stdin=f"+86 139 0000 0001 {IN_WINDOW}\n+8613900000002\n".encode())
-        again = json.loads(err.decode().strip().splitlines()[-1])
+        again = summary(err)
         assert journal.exists()
         assert journal.with_name("carrier.journal.journal").exists()
         assert again["from_snapshot"] == first["pulled"]
         assert again["pulled"] == 0
         answers = [json.loads(line) for line in out.decode().splitlines()]
+        assert len(answers) == 2  # stdout holds the answers and nothing else
         assert answers[0]["value"] == "+8613900000001"
         assert answers[0]["traceable"] is True, answers[0]
         assert answers[0]["user"]["id"] == lender.id
         assert answers[1]["reason"] == "unregistered"
+        # A corrupt snapshot is logged (as JSON, on stderr); stdout still holds answers only.
+        journal.write_bytes(b"not a snapshot")
+        out, err = await run(stdin=b"+8613900000001\n")
+        assert [json.loads(line)["value"] for line in out.decode().splitlines()] == [
+            "+8613900000001"]
+        logged = [json.loads(line) for line in err.decode().splitlines()]
+        assert {"mirror_snapshot_corrupt", "mirror_full_repull"} <= {
+            line.get("event") for line in logged}, logged
 
 async def test_a_mirror_applies_nothing_from_a_tampered_feed(
     databases: TemplateDatabases, tmp_path: Path

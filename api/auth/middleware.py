@@ -13,7 +13,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
 
-from api.auth.verifier import verify
+from api.auth.verifier import TokenError, verify
+from api.body import require_json
 from api.state import NodeState, node_state
 from registry.actors import Actor
 from registry.errors import RegistryError
@@ -84,8 +85,10 @@ class SignedRequestMiddleware(ASGIMiddleware):
             return
         state = node_state(scope)
         body = await read_body(receive, state.settings.max_body_bytes)
-        headers = dict(scope["headers"])
-        authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        authorizations = [v for n, v in scope["headers"] if n == b"authorization"]
+        if len(authorizations) > 1:  # a proxy might read the first and this node the last
+            raise TokenError("token_malformed", "send one Authorization header")
+        authorization = authorizations[0].decode("latin-1") if authorizations else None
         method: str = scope["method"]  # type: ignore[typeddict-item]  # HTTP scopes only
         target = request_target(scope)
         verified = await verify(
@@ -101,6 +104,8 @@ class SignedRequestMiddleware(ASGIMiddleware):
             token=verified.token, jti=verified.claims.jti, method=method, path=target,
         )
         structlog.contextvars.bind_contextvars(principal=key.principal_id)
+        if body:  # also for handlers that take no body: every body is JSON (API.md §1)
+            require_json(next((v for n, v in scope["headers"] if n == b"content-type"), None))
         await next_app(scope, replaying(body, receive), send)
 
 

@@ -23,10 +23,13 @@ from nacl.signing import VerifyKey
 from registry.errors import Unauthorized
 from registry.keys import allowed_algs
 from registry.principals import SigningKey, Standing
+from registry.untrusted_json import decode
 
 ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
 CLOCK_SKEW = 60
 MAX_LIFETIME = 300
+# A token is a few hundred bytes; it is kept whole as write evidence, so it is bounded.
+MAX_TOKEN_BYTES = 8192
 
 # ES256 signatures are checked by PyJWT's algorithm object on the token as it was split
 # and parsed below, so it is parsed once per request. Ed25519 (and EdDSA, RFC 9864's
@@ -44,6 +47,9 @@ class TokenError(Unauthorized):
 class Header(msgspec.Struct):
     alg: str
     kid: str
+    # RFC 7515 §4.1.11: extensions the recipient does not understand make the token
+    # invalid, and this verifier understands none.
+    crit: list[str] | None = None
 
 
 class Claims(msgspec.Struct):
@@ -94,13 +100,18 @@ def _ed25519_key(x: str) -> VerifyKey:
 
 def _signature_verifies(alg: str, jwk: dict[str, Any], signing_input: bytes,
                         signature: bytes) -> bool:
+    # A stored key that is no key (one a peer sent before keys were checked) verifies
+    # nothing, whatever the error its library raises.
     if alg not in _ED25519_ALGS:
-        return bool(_ES256.verify(signing_input, _verifying_key(jwk), signature))
+        try:
+            return bool(_ES256.verify(signing_input, _verifying_key(jwk), signature))
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            return False
     if len(signature) != 64:
         return False
     try:
         _ed25519_key(jwk["x"]).verify(signing_input, signature)
-    except (BadSignatureError, ValueError, TypeError):  # or a stored key that is no key
+    except (BadSignatureError, ValueError, TypeError, KeyError):
         return False
     return True
 
@@ -114,14 +125,20 @@ async def verify(
         raise TokenError("token_missing", "send Authorization: Bearer <signed JWT>")
     token = authorization[len("Bearer "):].strip()
 
-    # 2. It is a compact JWS whose header and claims parse, all claims present.
+    # 2. It is a compact JWS of at most MAX_TOKEN_BYTES whose header and claims are plain
+    #    JSON (registry.untrusted_json: no name twice, no control characters), with every
+    #    claim present and no critical extension.
+    if len(token) > MAX_TOKEN_BYTES:
+        raise TokenError("token_malformed", f"the token is over {MAX_TOKEN_BYTES} bytes")
     try:
         header_part, payload_part, signature_part = token.split(".")
-        header = msgspec.json.decode(_segment(header_part), type=Header)
-        unverified = msgspec.json.decode(_segment(payload_part), type=Claims)
+        header = msgspec.convert(decode(_segment(header_part)), Header)
+        unverified = msgspec.convert(decode(_segment(payload_part)), Claims)
         signature = _segment(signature_part)
-    except (ValueError, binascii.Error, msgspec.DecodeError) as exc:
+    except (ValueError, binascii.Error, msgspec.ValidationError) as exc:
         raise TokenError("token_malformed", f"not a compact JWS with every claim: {exc}") from exc
+    if header.crit is not None:
+        raise TokenError("token_malformed", f"critical extensions {header.crit} not understood")
 
     # 3. alg is one of Ed25519, EdDSA, ES256; nothing else, `none` least of all.
     if header.alg not in ALLOWED_ALGS:
@@ -157,9 +174,11 @@ async def verify(
     if claims.htm != method:
         raise TokenError("method_mismatch", f"token is for {claims.htm}, request is {method}")
     if claims.htu != target:
-        raise TokenError("url_mismatch", "htu does not match the request path and query")
-    if claims.bh != body_hash(body):
-        raise TokenError("body_mismatch", "bh does not match the request body")
+        raise TokenError("url_mismatch", f"htu does not match the path and query received: "
+                                         f"{target[:512]!r}")
+    if claims.bh != (received := body_hash(body)):
+        raise TokenError("body_mismatch", f"bh does not match the {len(body)} body bytes "
+                                          f"received, whose hash is {received}")
 
     # 8. The nonce is spent; a second use within the token's lifetime is a replay. The
     #    key's revocation is read again in the same step, so no cache can outlive it.

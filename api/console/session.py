@@ -17,6 +17,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 
+from api.client_address import client_address
 from api.console.web import CsrfRefused, NotSignedIn, local_path, page, see_other
 from api.state import node_state
 from registry import ratelimit
@@ -120,7 +121,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
     if not _same(request.cookies.get(SIGNIN_COOKIE, ""), await _form_token(request)):
         raise CsrfRefused
     state = node_state(request.scope)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request.scope, state.settings.trusted_proxies)
     fields = {k: str(form.get(k) or "") for k in ("login", "password", "code", "next")}
     async with state.pool.acquire() as conn:
         try:

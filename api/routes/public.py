@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.params import FromPath
 
+from api.client_address import client_address
 from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
@@ -23,7 +24,7 @@ async def count_public_request(
     request: Request[Any, Any, Any], db: Connection, node: NodeState
 ) -> None:
     """One request against the client address's public budget (API and public pages alike)."""
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request.scope, node.settings.trusted_proxies)
     await ratelimit.hit(db, f"public:{client}", node.settings.public_rate_per_minute)
 
 
