@@ -10,7 +10,7 @@ import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
-from api import openapi
+from api import openapi, unavailable
 from api.auth.middleware import SignedRequestMiddleware
 from api.body import JSONRequest
 from api.console import routes as console
@@ -36,6 +36,7 @@ from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
 from registry import db, ratelimit
+from registry.console import lockout
 from registry.migrate import migrate
 from registry.node import ensure_node_id
 from registry.principals import purge_expired_nonces
@@ -52,6 +53,7 @@ async def _housekeeping_forever(state: NodeState) -> None:
             async with state.pool.acquire() as conn:
                 await purge_expired_nonces(conn)
                 await ratelimit.purge(conn)
+                await lockout.purge(conn)
         except Exception:
             log.warning("nonce_purge_failed", exc_info=True)
 
@@ -63,14 +65,20 @@ def create_app(settings: Settings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def node_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        pool = await db.create_pool(dsn, settings.pool_min, settings.pool_max)
+        # Migrations may rightly outlast the pools' statement timeout: their own connection.
+        conn = await db.connect(dsn)
+        try:
+            await migrate(conn)
+            node_id = await ensure_node_id(conn, settings.node_id)
+        finally:
+            await conn.close()
+        pool = await db.create_pool(
+            dsn, settings.pool_min, settings.pool_max, seconds=settings.db_timeout)
         bookkeeping = await db.create_pool(
-            dsn, 1, settings.pool_max, server_settings={"synchronous_commit": "off"}
+            dsn, 1, settings.pool_max, seconds=settings.db_timeout,
+            server_settings={"synchronous_commit": "off"},
         )
         try:
-            async with pool.acquire() as conn:
-                await migrate(conn)
-                node_id = await ensure_node_id(conn, settings.node_id)
             key = load_or_create(settings.data_dir / "node_key.pem")
             state = NodeState(settings, pool, bookkeeping, node_id, key, public_jwk_of(key))
             collectors.subject_keys(state)  # made on first start; a bad key file fails here
@@ -81,8 +89,8 @@ def create_app(settings: Settings) -> Litestar:
             finally:
                 purge.cancel()
         finally:
-            await bookkeeping.close()
-            await pool.close()
+            await db.close_pool(bookkeeping, settings.db_timeout)
+            await db.close_pool(pool, settings.db_timeout)
 
     app = Litestar(
         route_handlers=[
@@ -99,7 +107,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[SignedRequestMiddleware(), WritesSeenByTrace()],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **unavailable.EXCEPTION_HANDLERS},
         lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",

@@ -13,7 +13,9 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_sync, cli_tlog
+from api import cli_client, cli_sync, cli_tlog, cli_verify
+from api.embedded_pg import EmbeddedPostgres
+from api.embedded_pg.supervisor import supervise
 from api.logging import configure_logging
 from api.settings import Settings
 from api.startup import UnusableDatabase, banner, prepare_database, probe, version
@@ -29,21 +31,25 @@ Command = Callable[[argparse.Namespace], int]
 
 
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[str]:
+def database_server(settings: Settings) -> Iterator[tuple[str, EmbeddedPostgres | None]]:
     """DATABASE_URL when set; otherwise the embedded PostgreSQL under the data directory."""
     if settings.database_url:
         probe(settings.database_url)
-        yield settings.database_url
+        yield settings.database_url, None
         return
-    from registry.embedded_pg import EmbeddedPostgres
-
     server = EmbeddedPostgres(settings.data_dir / "pg")
     dsn = server.start()
     print(f"embedded PostgreSQL running, data in {settings.data_dir / 'pg'}", file=sys.stderr)
     try:
-        yield dsn
+        yield dsn, server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    with database_server(settings) as (dsn, _):
+        yield dsn
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -55,7 +61,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    with database(settings) as dsn:
+    with database_server(settings) as (dsn, embedded):
         prepared = asyncio.run(prepare_database(dsn, settings.node_id))
         # On stderr: the node's stdout is its JSON log, line by line.
         print(banner(args, settings, dsn, prepared), file=sys.stderr, flush=True)
@@ -76,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, forward)
-        returncode = server.wait()
+        returncode = supervise(server, embedded)
     # Ended by the signal it was sent: that is the normal way to stop a node.
     return 0 if returncode in (-signal.SIGTERM, -signal.SIGINT) else returncode
 
@@ -249,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         return database(_settings(args))
 
     cli_sync.add_commands(commands, common, with_database)
+    cli_verify.add_command(commands, common, with_database)
     cli_tlog.add_commands(commands)
     cli_client.add_commands(commands)
     return parser

@@ -20,6 +20,9 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 # A POST that only reads (a batch trace, a collector check) sets this in its opt, so that
 # a suspended member may still make it.
 READ_ONLY = "read_only"
+# A write that only takes power away from its caller (revoking one of its own keys): a
+# suspended member may make it, so that a compromised key can always be revoked.
+DISARMING = "disarming"
 
 
 def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
@@ -32,7 +35,7 @@ def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
 async def standing(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Removed members may do nothing; suspended ones may only read."""
+    """Removed members may do nothing; suspended ones may only read, and disarm."""
     user = connection.scope.get("user")
     if not isinstance(user, Actor) or user.role != "member":
         return
@@ -40,7 +43,7 @@ async def standing(
         raise Forbidden("this member was removed from the list", code="member_removed")
     method = connection.scope.get("method", "GET")
     is_read = method in READ_METHODS or handler.opt.get(READ_ONLY, False)
-    if user.status == "suspended" and not is_read:
+    if user.status == "suspended" and not (is_read or handler.opt.get(DISARMING, False)):
         raise Forbidden("this member is suspended and may only read", code="member_suspended")
 
 

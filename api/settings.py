@@ -21,6 +21,9 @@ class Settings(msgspec.Struct, kw_only=True):
     node_id: str | None = None
     # Holds the node's signing key and secrets: never inside the database.
     data_dir: Path = msgspec.field(default_factory=default_data_dir)
+    # Where the workers write while running (the trace head they share): apart from the
+    # data directory when that is mounted read-only (infra/k8s). None: the data directory.
+    runtime_dir: Path | None = None
     public_rate_per_minute: int = 60
     # Proxies whose X-Forwarded-For is believed (api/client_address.py); none by default.
     trusted_proxies: tuple[str, ...] = ()
@@ -31,6 +34,9 @@ class Settings(msgspec.Struct, kw_only=True):
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
+    # Seconds to connect, to take a pooled connection, and per statement: a database that
+    # does not answer costs a request this long (twice at most), then 503 `unavailable`.
+    db_timeout: float = 3.0
     # Federation: pull from peers in the background, pausing this long after a short page.
     sync_enabled: bool = True
     sync_interval: float = 1.0
@@ -40,6 +46,10 @@ class Settings(msgspec.Struct, kw_only=True):
     console_session_hours: int = 12
     # Off only for plain-http development set-ups that are not on loopback.
     console_secure_cookies: bool = True
+
+    @property
+    def trace_head_file(self) -> Path:
+        return (self.runtime_dir or self.data_dir) / "trace-head"
 
     @property
     def console_key_file(self) -> Path:
@@ -53,6 +63,8 @@ class Settings(msgspec.Struct, kw_only=True):
             "database_url": env.get("DATABASE_URL") or None,
             "node_id": env.get("REGISTRY_NODE_ID") or None,
             "data_dir": default_data_dir(),
+            "runtime_dir": Path(env["REGISTRY_RUNTIME_DIR"]) if env.get("REGISTRY_RUNTIME_DIR")
+            else None,
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
             "trusted_proxies": parse_trusted_proxies(env.get("REGISTRY_TRUSTED_PROXIES", "")),
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
@@ -64,6 +76,7 @@ class Settings(msgspec.Struct, kw_only=True):
             "collector_checks_per_minute": int(
                 env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),
+            "db_timeout": float(env.get("REGISTRY_DB_TIMEOUT", "3")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

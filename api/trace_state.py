@@ -44,7 +44,7 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     node: NodeState = app.state.node
     assert node.settings.database_url is not None
     index = TraceIndex()
-    head = SharedHead(node.settings.data_dir / "trace-head")
+    head = SharedHead(node.settings.trace_head_file)
     feed = IndexFeed(node.pool, index, node.node_id, head)
     applied = await feed.catch_up()
     if len(index) > FREEZE_ABOVE:

@@ -72,10 +72,24 @@ def verify_page(
     `held` maps seqs at or below after_seq to the hashes already held for them: a change
     sent again must be that very change, and is then skipped (applied once only).
     """
+    proven, seq, link = verify_chain(feed.changes, origin=origin, after_seq=after_seq,
+                                     after_hash=after_hash, held=held)
+    _check_checkpoint(feed, node=node, origin=origin, keys=keys, seq=seq, link=link,
+                      after_seq=after_seq)
+    return proven
+
+
+def verify_chain(
+    changes: Iterable[WireChange], *, origin: str, after_seq: int, after_hash: str,
+    held: Mapping[int, str],
+) -> tuple[list[Verified], int, str]:
+    """Steps 1 to 5 over `changes`, which continue the chain at (after_seq, after_hash):
+    the proven changes, and the seq and hash the chain then stands at. Also what
+    `registry verify` runs over the log a node holds (sync/self_check.py)."""
     seq, link = after_seq, after_hash
     proven: list[Verified] = []
     proven_hashes: dict[int, str] = {}
-    for change in feed.changes:
+    for change in changes:
         # 1. It names the origin asked for: no node speaks for another.
         if change.origin != origin:
             raise SyncFault(f"change names origin {change.origin!r} in the feed of {origin!r}",
@@ -109,9 +123,7 @@ def verify_page(
                                change.redacted))
         proven_hashes[change.seq] = change.hash
         seq, link = change.seq, change.hash
-    _check_checkpoint(feed, node=node, origin=origin, keys=keys, seq=seq, link=link,
-                      after_seq=after_seq)
-    return proven
+    return proven, seq, link
 
 
 def _check_checkpoint(

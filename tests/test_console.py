@@ -106,7 +106,7 @@ async def test_a_wrong_code_is_refused_and_audited(
         "SELECT detail->>'why' FROM operator_audit WHERE action = 'sign_in_failed'"
         " AND operator_id = $1 ORDER BY id DESC LIMIT 1", staff.operator_id)
     assert why == "wrong code"
-    await db.execute("UPDATE operator_credentials SET failed_attempts = 0")
+    await db.execute("DELETE FROM sign_in_failures")
 
 
 async def test_a_sign_in_without_its_csrf_token_is_refused(

@@ -6,13 +6,21 @@ import asyncio
 import os
 import signal
 import socket
+import stat
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
 import pytest
 
-from registry.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError, default_data_dir
+from api.embedded_pg import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    client_tool,
+    default_data_dir,
+)
 
 
 async def _execute(dsn: str, *statements: str) -> object:
@@ -53,7 +61,7 @@ def test_start_query_stop_and_restart_keep_data(own_tmp: Path) -> None:
     dsn = pg.start()
     try:
         assert dsn.startswith("postgresql://postgres@127.0.0.1:")
-        assert dsn.endswith("/registry")
+        assert dsn.endswith(f"/registry?passfile={data_dir / 'registry.pgpass'}")
         version = _query(
             dsn, "CREATE TABLE kept (v text)", "INSERT INTO kept VALUES ('x')", "SELECT version()"
         )
@@ -118,3 +126,51 @@ def test_default_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert default_data_dir() == tmp_path / "pg"
     monkeypatch.delenv("REGISTRY_DATA_DIR")
     assert default_data_dir() == Path.home() / ".local" / "share" / "registry" / "pg"
+
+
+def _psql_as(user: str | None, dsn: str) -> subprocess.CompletedProcess[str]:
+    """The wheel's psql, as another local account when given (needs root)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    return subprocess.run(
+        [str(client_tool("psql")), "-X", "-w", "-tA", "-d", dsn, "-c", "SELECT current_user"],
+        env=env, capture_output=True, text=True, timeout=30, check=False, user=user, cwd="/",
+    )
+
+
+def _refused(proc: subprocess.CompletedProcess[str]) -> bool:
+    return proc.returncode != 0 and "no password supplied" in proc.stderr
+
+
+def test_the_server_asks_every_client_for_the_password(own_tmp: Path) -> None:
+    data_dir = own_tmp / "pg"
+    with EmbeddedPostgres(data_dir) as pg:
+        passfile = data_dir / "registry.pgpass"
+        assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        assert "trust" not in (data_dir / "pg_hba.conf").read_text().split("\n", 2)[-1]
+        without_password = pg.dsn.split("?")[0]
+        # the node (or whoever may read the pgpass) gets in ...
+        assert _psql_as(None, pg.dsn).stdout.strip() == "postgres"
+        # ... nobody else: not this account without the file, not another account of the host
+        assert _refused(_psql_as(None, without_password))
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            _query(without_password.replace("postgres@", "postgres:guess@"), "SELECT 1")
+        if os.geteuid() == 0:
+            assert _refused(_psql_as("nobody", pg.dsn))
+            assert _refused(_psql_as("nobody", without_password))
+        # and there is no Unix socket to try
+        assert not list(data_dir.glob(".s.PGSQL.*"))
+        assert not list(Path(tempfile.gettempdir()).glob(f".s.PGSQL.{pg.port}"))
+
+
+def test_a_cluster_left_open_by_an_older_version_is_closed_at_start(own_tmp: Path) -> None:
+    data_dir = own_tmp / "pg"
+    with EmbeddedPostgres(data_dir) as pg:
+        _query(pg.dsn, "CREATE TABLE kept (v int)", "INSERT INTO kept VALUES (3)", "SELECT 1")
+    # what an older version left: trust for every local account, no password at all
+    (data_dir / "registry.pgpass").unlink()
+    (data_dir / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+    with EmbeddedPostgres(data_dir) as again:
+        assert _query(again.dsn, "SELECT v FROM kept") == 3
+        assert _refused(_psql_as(None, again.dsn.split("?")[0]))
+        assert (data_dir / "pg_hba.conf").read_text().endswith("scram-sha-256\n")

@@ -137,6 +137,30 @@ async def test_member_adds_and_revokes_its_own_keys(operator: SignedClient) -> N
     assert refused.json()["code"] == "key_revoked"
 
 
+async def test_a_suspended_member_may_revoke_its_own_keys_and_nothing_more(
+    operator: SignedClient,
+) -> None:
+    member = await admit_member(operator, "collection_agency")
+    stolen = Signer.new_ed25519(member.id, member.signer.audience, kid="stolen")
+    assert (await member.post(f"/v1/members/{member.id}/keys", stolen.public_jwk)
+            ).status_code == 201
+    other = await admit_member(operator, "collection_agency")
+    assert (await operator.post(f"/v1/members/{member.id}/status",
+                                {"status": "suspended", "reason": "audit"})).status_code == 200
+    # a compromised key must be revocable whatever the member's standing
+    revoked = await member.delete(f"/v1/members/{member.id}/keys/stolen")
+    assert revoked.status_code == 204, revoked.text
+    thief = await SignedClient(member.client, stolen).get(f"/v1/members/{member.id}")
+    assert thief.json()["code"] == "key_revoked"
+    # still no other write: not adding a key, not touching another member's keys
+    fresh = Signer.new_ed25519(member.id, member.signer.audience, kid="fresh").public_jwk
+    added = await member.post(f"/v1/members/{member.id}/keys", fresh)
+    assert added.json()["code"] == "member_suspended"
+    others = await member.delete(f"/v1/members/{other.id}/keys/{other.signer.kid}")
+    assert others.status_code == 403
+    assert (await other.get(f"/v1/members/{other.id}")).status_code == 200
+
+
 async def test_a_member_cannot_manage_anothers_keys(operator: SignedClient) -> None:
     one = await admit_member(operator, "lender")
     other = await admit_member(operator, "lender")

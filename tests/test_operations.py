@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
 from litestar.testing import AsyncTestClient
 
+from api.app import create_app
 from api.cli import build_parser
 from api.logging import configure_logging
+from api.settings import Settings
 from tests.support.client import SignedClient
 from tests.support.factories import member_body
 
@@ -90,3 +94,20 @@ def test_every_command_has_help() -> None:
                             text=True, check=True).stdout
     for command in ("serve", "migrate", "operator"):
         assert command in listed
+
+
+async def test_a_node_writes_nothing_into_its_data_directory_when_given_a_runtime_one(
+    client: AsyncTestClient[Any], database_url: str, data_dir: Path, tmp_path: Path,
+) -> None:
+    """As in infra/k8s: the data directory is a read-only Secret, the runtime one an emptyDir.
+    (As root no permission bit would stop a write, so the test looks at what was written.)"""
+    secrets_dir = tmp_path / "secrets"
+    shutil.copytree(data_dir, secrets_dir)  # the module node's keys, made on its first start
+    made = {p: p.stat().st_mtime_ns for p in secrets_dir.rglob("*")}
+    runtime = tmp_path / "run"
+    settings = Settings(database_url=database_url, node_id="node-test", data_dir=secrets_dir,
+                        runtime_dir=runtime, sync_enabled=False)
+    async with AsyncTestClient(create_app(settings)) as node:
+        assert (await node.get("/readyz")).status_code == 200
+    assert {p: p.stat().st_mtime_ns for p in secrets_dir.rglob("*")} == made
+    assert (runtime / "trace-head").exists()

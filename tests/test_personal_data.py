@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from api.embedded_pg import client_tool
 from api.logging import configure_logging
-from registry.embedded_pg import client_tool
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
 from tests.support.people import filing_body, make_prc_id

@@ -6,23 +6,13 @@ machines that also have a PostgreSQL service.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from registry.signing_keys import load_private_key
-from tests.support.served import served_registry
-from tests.support.signing import Signer
-
-
-def _registry(*args: str, data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "api.cli", *args, "--data-dir", str(data_dir)]
+from tests.support.served import operator_via_cli, served_registry
 
 
 @pytest.fixture
@@ -37,14 +27,10 @@ def test_serve_runs_on_embedded_postgres_and_answers_a_signed_request(
     served_node: tuple[str, Path],
 ) -> None:
     base, data_dir = served_node
-    key_path = data_dir / "operator.pem"
-    added = subprocess.run(
-        _registry("operator", "add", "值班员", "--key-out", str(key_path), data_dir=data_dir),
-        env=_without_database_url(), capture_output=True, text=True, timeout=60, check=True,
-    )
-    operator = json.loads(added.stdout.strip().splitlines()[-1])
+    operator, signer = operator_via_cli(data_dir, "值班员", "node-embedded")
     assert set(operator) == {"id", "kid"}
-    assert key_path.stat().st_mode & 0o077 == 0  # the private key is the operator's alone
+    for key_path in data_dir.glob("operator-*.pem"):
+        assert key_path.stat().st_mode & 0o077 == 0  # the private key is the operator's alone
 
     node = httpx.get(f"{base}/.well-known/registry-node").json()
     assert node["node_id"] == "node-embedded"
@@ -52,7 +38,6 @@ def test_serve_runs_on_embedded_postgres_and_answers_a_signed_request(
     assert node["keys"][0]["crv"] == "Ed25519"
     assert "d" not in node["keys"][0]
 
-    signer = Signer(operator["id"], operator["kid"], load_private_key(key_path), "node-embedded")
     target = "/v1/members?limit=1"
     answer = httpx.get(base + target, headers=signer.headers("GET", target))
     assert answer.status_code == 200, answer.text
@@ -67,6 +52,3 @@ def test_serve_stops_its_embedded_postgres_on_exit(own_tmp: Path) -> None:
     assert node.process.returncode == 0
     assert not (data_dir / "pg" / "postmaster.pid").exists()
 
-
-def _without_database_url() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}

@@ -128,7 +128,7 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
             await ratelimit.hit(conn, f"console-sign-in:{client}", SIGNIN_RATE)
             operator_id = await credentials.authenticate(
                 conn, _console_key(state.settings.console_key_file),
-                fields["login"], fields["password"], fields["code"])
+                fields["login"], fields["password"], fields["code"], client=client)
         except credentials.SignInFailed as failure:
             await audit.record(conn, failure.operator_id, "sign_in_failed",
                                detail={"why": failure.why, "client": client})

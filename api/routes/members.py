@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from api.deps import CurrentActor, Db, PageLimit
-from api.guards import member_or_operator, operator_only
+from api.guards import DISARMING, member_or_operator, operator_only
 from registry.actors import Actor
 from registry.errors import Forbidden
 from registry.members import store
@@ -55,7 +55,7 @@ class MemberController(Controller):
         return await store.add_key(db, member_id, data, actor)
 
     @delete("/{member_id:str}/keys/{kid:str}", operation_id="RevokeMemberKey",
-            status_code=HTTP_204_NO_CONTENT)
+            status_code=HTTP_204_NO_CONTENT, opt={DISARMING: True})
     async def revoke_key(
         self, db: Db, actor: CurrentActor, member_id: FromPath[str], kid: FromPath[str]
     ) -> None:

@@ -1,8 +1,9 @@
 """Operator sign-in credentials: an argon2id password and a TOTP second factor (RFC 6238).
 
 A code is accepted once only (the last accepted time step is kept), and repeated
-failures lock the login for a while, so a guessed password is not enough and a
-watched code cannot be replayed.
+failures from one client address lock that login for that address (registry/console/
+lockout.py), so a guessed password is not enough, a watched code cannot be replayed, and
+an outsider cannot keep staff out.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
-from datetime import timedelta
 from urllib.parse import quote
 
 import asyncpg
@@ -18,6 +18,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from registry.console import lockout
 from registry.console.sealing import seal, unseal
 from registry.db import Connection
 from registry.errors import Conflict, Invalid, NotFound, Unauthorized
@@ -28,8 +29,6 @@ _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("no such operator: keeps timing flat")
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1024
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 TOTP_STEP = 30
 ISSUER = "Collection registry"
 
@@ -70,16 +69,17 @@ async def _ensure_row(conn: Connection, operator_id: str, login: str | None) -> 
 async def set_password(
     conn: Connection, operator_id: str, password: str, login: str | None = None
 ) -> None:
-    """Store an argon2id hash of `password`; also clears any lockout."""
+    """Store an argon2id hash of `password`; also clears the login's lockouts."""
     check_password_strength(password)
     hashed = await asyncio.to_thread(_HASHER.hash, password)
     async with conn.transaction():
         await _ensure_row(conn, operator_id, login)
-        await conn.execute(
-            "UPDATE operator_credentials SET password_hash = $2, failed_attempts = 0,"
-            " locked_until = NULL, updated_at = now() WHERE operator_id = $1",
+        account = await conn.fetchval(
+            "UPDATE operator_credentials SET password_hash = $2, updated_at = now()"
+            " WHERE operator_id = $1 RETURNING login",
             operator_id, hashed,
         )
+        await lockout.clear(conn, account)
 
 
 async def enroll_totp(
@@ -122,51 +122,53 @@ async def _verify_password(hashed: str, password: str) -> bool:
         return False
 
 
-async def _fail(conn: Connection, operator_id: str, why: str) -> SignInFailed:
-    await conn.execute(
-        "UPDATE operator_credentials SET failed_attempts = failed_attempts + 1,"
-        " locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + $3"
-        "                     ELSE locked_until END"
-        " WHERE operator_id = $1",
-        operator_id, MAX_FAILURES, LOCKOUT,
-    )
-    return SignInFailed(operator_id, why)
-
-
 async def authenticate(
     conn: Connection, key: bytes, login: str, password: str, code: str,
-    now: float | None = None,
+    now: float | None = None, client: str = "unknown",
 ) -> str:
-    """The operator id behind `login` when password and code are right; else SignInFailed."""
+    """The operator id behind `login` when password and code are right; else SignInFailed.
+
+    `client` is the address the attempt comes from: failures lock (login, client) only.
+    """
     now = time.time() if now is None else now
+    login = login.strip()[:200]
+
+    async def fail(operator_id: str | None, why: str) -> SignInFailed:
+        await lockout.record_failure(conn, login, client)
+        return SignInFailed(operator_id, why)
+
+    locked = await lockout.is_locked(conn, login, client)
     row = await conn.fetchrow(
-        "SELECT c.operator_id, c.password_hash, c.totp_secret, c.totp_last_step,"
-        " c.locked_until > now() AS locked"
-        " FROM operator_credentials c WHERE c.login = $1", login.strip(),
+        "SELECT c.operator_id, c.password_hash, c.totp_secret, c.totp_last_step"
+        " FROM operator_credentials c WHERE c.login = $1", login,
     )
     if row is None or row["password_hash"] is None:
         await _verify_password(_DUMMY_HASH, password)
-        raise SignInFailed(None if row is None else row["operator_id"], "unknown login")
+        # unknown logins count too, so a lock tells nothing about which logins exist
+        if locked:
+            raise SignInFailed(None if row is None else row["operator_id"], "locked")
+        raise await fail(None if row is None else row["operator_id"], "unknown login")
     operator_id: str = row["operator_id"]
     password_ok = await _verify_password(row["password_hash"], password)
-    if row["locked"]:
+    if locked:
         raise SignInFailed(operator_id, "locked")
     if not password_ok:
-        raise await _fail(conn, operator_id, "wrong password")
+        raise await fail(operator_id, "wrong password")
     secret = unseal(key, row["totp_secret"]) if row["totp_secret"] else None
     if secret is None:
-        raise await _fail(conn, operator_id, "no second factor enrolled")
+        raise await fail(operator_id, "no second factor enrolled")
     step = _matching_step(secret, code.strip(), now, row["totp_last_step"])
     if step is None:
-        raise await _fail(conn, operator_id, "wrong code")
+        raise await fail(operator_id, "wrong code")
     # The compare-and-set makes a code good once even when two sign-ins race with it.
     taken = await conn.fetchval(
-        "UPDATE operator_credentials SET totp_last_step = $2, failed_attempts = 0,"
-        " locked_until = NULL WHERE operator_id = $1 AND totp_last_step < $2 RETURNING 1",
+        "UPDATE operator_credentials SET totp_last_step = $2"
+        " WHERE operator_id = $1 AND totp_last_step < $2 RETURNING 1",
         operator_id, step,
     )
     if taken is None:
         raise SignInFailed(operator_id, "code replayed")
+    await lockout.clear(conn, login, client)
     if _HASHER.check_needs_rehash(row["password_hash"]):
         await set_password(conn, operator_id, password)
     return operator_id

@@ -24,7 +24,7 @@ import msgspec
 import structlog
 
 from registry.changelog import CHANNEL
-from registry.db import Connection
+from registry.db import Connection, connect
 from registry.record_types import TRACE_TYPES
 from registry.trace.index import TraceIndex
 
@@ -151,7 +151,7 @@ class IndexFeed:
         while True:
             listener: asyncpg.Connection | None = None
             try:
-                listener = await asyncpg.connect(dsn)
+                listener = await connect(dsn, seconds=POLL_SECONDS * 5)
                 await listener.add_listener(CHANNEL, self._notified)
                 await self.catch_up()
                 while not listener.is_closed():
@@ -164,5 +164,6 @@ class IndexFeed:
                 log.warning("trace_feed_reconnecting", exc_info=True)
                 await asyncio.sleep(POLL_SECONDS)
             finally:
-                if listener is not None and not listener.is_closed():
-                    await listener.close()
+                # terminate, not close: a close waits for an answer a frozen server never gives
+                if listener is not None:
+                    listener.terminate()

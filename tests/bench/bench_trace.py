@@ -33,9 +33,9 @@ import asyncpg
 import httpx
 import msgspec
 
+from api.embedded_pg import client_tool
 from registry.canonical import canonical
 from registry.changelog import GENESIS, Change, chain
-from registry.embedded_pg import client_tool
 from registry.migrate import migrate
 from tests.bench.bench_index import Entry, member_id, number, world
 from tests.bench.loadgen import WrkResult, _parse, wrk

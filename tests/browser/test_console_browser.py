@@ -61,7 +61,7 @@ async def test_a_wrong_totp_code_is_refused(
     assert "登录失败" in await page.get_by_role("alert").inner_text()
     assert "/console/sign-in" in page.url
     await screenshot(page, "sign-in-refused")
-    await db.execute("UPDATE operator_credentials SET failed_attempts = 0")
+    await db.execute("DELETE FROM sign_in_failures")
 
 
 async def test_admit_and_suspend_a_member_with_reasons(

@@ -47,7 +47,7 @@ def postgres_server() -> Iterator[str]:
     if not os.environ.get("REGISTRY_TEST_EMBEDDED") and asyncio.run(_reachable(LOCAL_SERVER)):
         yield LOCAL_SERVER
         return
-    from registry.embedded_pg import EmbeddedPostgres
+    from api.embedded_pg import EmbeddedPostgres
 
     with tempfile.TemporaryDirectory(prefix="registry-test-pg-") as tmp:
         server = EmbeddedPostgres(Path(tmp) / "pg")

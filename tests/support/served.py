@@ -6,7 +6,9 @@ PostgreSQL, wrk from a second process) start it here and nowhere else.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from registry.signing_keys import load_private_key
+from tests.support.signing import Signer
 
 
 @dataclass(frozen=True)
@@ -83,3 +88,18 @@ def _wait_ready(node: ServedNode, within: float) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"registry serve was not ready in {within:.0f} s")
         time.sleep(0.2)
+
+
+def operator_via_cli(data_dir: Path, name: str, node_id: str) -> tuple[dict[str, str], Signer]:
+    """`registry operator add` on a served node's data directory, as an operator would run it;
+    returns its JSON answer and a signer with the key it wrote."""
+    key_path = data_dir / f"operator-{secrets.token_hex(4)}.pem"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
+    added = subprocess.run(
+        [sys.executable, "-m", "api.cli", "operator", "add", name, "--key-out", str(key_path),
+         "--data-dir", str(data_dir)],
+        env=env, capture_output=True, text=True, timeout=60, check=True,
+    )
+    operator: dict[str, str] = json.loads(added.stdout.strip().splitlines()[-1])
+    signer = Signer(operator["id"], operator["kid"], load_private_key(key_path), node_id)
+    return operator, signer
