@@ -18,7 +18,7 @@ from registry import db
 from registry.migrate import migrate
 from registry.signing_keys import public_jwk_of
 from sync import peers
-from sync.client import Key, fetch_node_info
+from sync.client import AnswerLimits, Key, fetch_node_info
 from sync.mirror import CarrierMirror
 
 Common = Callable[[argparse.ArgumentParser], None]
@@ -145,7 +145,8 @@ async def run_mirror(args: argparse.Namespace) -> int:
     if not kid:
         raise SystemExit("--kid is required for a P-256 key")
     mirror = CarrierMirror(args.url, member_id=args.member_id, key=key, kid=kid,
-                           snapshot=Path(args.snapshot), page_limit=args.page)
+                           snapshot=Path(args.snapshot), page_limit=args.page,
+                           limits=AnswerLimits(deadline=args.page_seconds))
     loaded = mirror.load()
     applied = await mirror.sync_once()
     print(json.dumps({"node": mirror.node, "from_snapshot": loaded, "pulled": applied,
@@ -185,5 +186,7 @@ def add_mirror_command(commands: Any) -> None:
                         "resumes from its last seq")
     mirror.add_argument("--interval", type=float, default=1.0, help="seconds between pulls")
     mirror.add_argument("--page", type=int, default=5000, help="changes per request")
+    mirror.add_argument("--page-seconds", type=float, default=30.0,
+                        help="the most seconds one answer of the node may take")
     mirror.add_argument("--once", action="store_true", help="sync once and exit")
     mirror.set_defaults(run=lambda args: asyncio.run(run_mirror(args)))
