@@ -194,8 +194,8 @@ async def test_a_mirror_on_a_failing_node_keeps_its_error_and_tries_again(
 @pytest.mark.parametrize(
     ("answer", "refusal", "says"),
     [
-        (json_answer(b'{"title": "busy"}', "503 Service Unavailable"), PullFailed,
-         'HTTP 503 {"title": "busy"}'),
+        (json_answer(b'{"title": "busy"}' + b" " * 1000, "503 Service Unavailable"),
+         PullFailed, 'HTTP 503 {"title": "busy"}'),
         (json_answer(b"\x1f\x8b" + b"\x00" * 20, content_encoding="gzip"), PullFailed,
          "content-encoding 'gzip'"),
         (json_answer(b"{}" * 600_000), AnswerTooLarge, "answer of 1200000 bytes is larger"),
