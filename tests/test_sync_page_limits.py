@@ -44,7 +44,7 @@ async def fin_and_tel(
 ) -> AsyncIterator[tuple[RunningNode, RunningNode, Any]]:
     # Neither node pulls by itself: each test runs the loop it is about.
     async with nodes(databases, tmp_path_factory.mktemp("limits"), "node-fin", "node-tel",
-                     sync_enabled=False) as (fin, tel):
+                     sync_enabled=False, pool_min=1, pool_max=4) as (fin, tel):
         await pair(fin, tel)
         carrier = await admit_member(fin.operator, "carrier")
         for _ in range(3):
