@@ -170,8 +170,11 @@ async def _record_error(pool: asyncpg.Pool, peer: Peer, exc: Exception, retry_in
     """Log the failure and keep it as the peer's last error, when the database answers."""
     # A PullFailed says what happened; anything else is named by its type.
     error = str(exc) if isinstance(exc, PullFailed) else f"{type(exc).__name__}: {exc}"
-    log.warning("sync_pull_failed", peer=peer.node_id, error=error[:300], retry_in=retry_in,
-                unexpected=not isinstance(exc, PullFailed | OSError | asyncpg.PostgresError))
+    unexpected = not isinstance(exc, PullFailed | OSError | asyncpg.PostgresError)
+    # An unexpected failure is a bug here or a case the checks miss: said as an error.
+    (log.error if unexpected else log.warning)(
+        "sync_pull_failed", peer=peer.node_id, error=error[:300], retry_in=retry_in,
+        unexpected=unexpected)
     try:
         async with pool.acquire() as conn:
             await consumer.record_error(conn, peer.node_id, error[:1000])

@@ -275,7 +275,7 @@ async def test_any_exception_is_the_peer_recorded_error_and_is_tried_again(
             await eventually(converged_and_cleared)
     failures = [e for e in logs if e["event"] == "sync_pull_failed"]
     assert len(failures) == 2
-    assert all(e["unexpected"] for e in failures)
+    assert all(e["unexpected"] and e["log_level"] == "error" for e in failures)
 
 
 async def test_a_peer_loop_that_ends_is_logged_and_started_again(
