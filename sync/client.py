@@ -8,25 +8,19 @@ timeouts are per read, so a peer sending a byte now and then would hold a pull f
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import secrets
-import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import urlencode
+from typing import TypeVar
 
 import httpx
-import jwt
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from registry_client.models import NodeInfo
+from registry_client.paths import QueryValue, target
+from registry_client.signing import PrivateKey, Signer
 from sync.errors import PullFailed
 from sync.wire import Feed, Heads, feed_decoder, heads_decoder
 
-TOKEN_LIFETIME = 60
-Key = Ed25519PrivateKey | EllipticCurvePrivateKey
+Key = PrivateKey
 T = TypeVar("T")
 # One change of the largest record a write can make (request bodies are capped at 2 MiB)
 # always fits in a page, whatever its limit.
@@ -117,26 +111,6 @@ def decoded(decoder: msgspec.json.Decoder[T], raw: bytes, what: str) -> T:
         raise PullFailed(f"{what}: {exc}") from exc
 
 
-def request_token(
-    *, key: Key, kid: str, issuer: str, audience: str, method: str, target: str,
-    body: bytes = b"",
-) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": issuer, "aud": audience, "iat": now, "exp": now + TOKEN_LIFETIME,
-        "jti": secrets.token_urlsafe(24), "htm": method, "htu": target,
-        "bh": base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("="),
-    }
-    alg = "EdDSA" if isinstance(key, Ed25519PrivateKey) else "ES256"
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
-
-
-class NodeInfo(msgspec.Struct):
-    node_id: str
-    keys: list[dict[str, Any]]
-    api: str = "v1"
-
-
 _node_info = msgspec.json.Decoder(NodeInfo)
 
 
@@ -164,20 +138,18 @@ class FeedClient:
         http: httpx.AsyncClient, limits: AnswerLimits | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self.audience, self.issuer, self.key, self.kid = audience, issuer, key, kid
+        self.signer = Signer(issuer, kid, key, audience)
         self.http = http
         self.limits = limits or AnswerLimits()
 
-    async def _get(self, path: str, query: dict[str, Any], max_bytes: int) -> bytes:
-        target = f"{path}?{urlencode(query)}" if query else path
-        token = request_token(key=self.key, kid=self.kid, issuer=self.issuer,
-                              audience=self.audience, method="GET", target=target)
-        return await read_capped(self.http, self.url + target, max_bytes=max_bytes,
-                                 headers={"Authorization": f"Bearer {token}"},
-                                 limits=self.limits)
+    async def _get(self, path: str, query: dict[str, QueryValue], max_bytes: int) -> bytes:
+        sent = target(path, query)
+        return await read_capped(
+            self.http, self.url + sent, max_bytes=max_bytes, limits=self.limits,
+            headers={"Authorization": self.signer.authorization("GET", sent)})
 
     async def changes(self, after: int, limit: int, origin: str | None = None) -> Feed:
-        query: dict[str, Any] = {"after": after, "limit": limit}
+        query: dict[str, QueryValue] = {"after": after, "limit": limit}
         if origin is not None:
             query["origin"] = origin
         raw = await self._get("/v1/sync/changes", query, self.limits.page_bytes(limit))
