@@ -8,6 +8,7 @@ timeouts are per read, so a peer sending a byte now and then would hold a pull f
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -130,6 +131,10 @@ async def fetch_node_info(
             await client.aclose()
 
 
+class ProofAnswer(msgspec.Struct):
+    proof: list[str]
+
+
 class FeedClient:
     """Reads one node's feed as one principal; every request freshly signed."""
 
@@ -142,7 +147,8 @@ class FeedClient:
         self.http = http
         self.limits = limits or AnswerLimits()
 
-    async def _get(self, path: str, query: dict[str, QueryValue], max_bytes: int) -> bytes:
+    async def _get(self, path: str, query: dict[str, QueryValue],
+                   max_bytes: int = SMALL_ANSWER_BYTES) -> bytes:
         sent = target(path, query)
         return await read_capped(
             self.http, self.url + sent, max_bytes=max_bytes, limits=self.limits,
@@ -154,6 +160,27 @@ class FeedClient:
             query["origin"] = origin
         raw = await self._get("/v1/sync/changes", query, self.limits.page_bytes(limit))
         return decoded(feed_decoder, raw, f"{self.url}: the feed is not a feed")
+
+    async def tree_checkpoint(self) -> str:
+        """The node's signed tree checkpoint (API.md §15), as text; not yet verified."""
+        try:
+            return (await self._get("/tlog/checkpoint", {})).decode()
+        except UnicodeDecodeError as exc:
+            raise PullFailed(f"{self.url}: the tree checkpoint is not UTF-8") from exc
+
+    async def inclusion(self, seq: int, size: int) -> list[bytes]:
+        return await self._proof("/v1/sync/proof/inclusion", {"seq": seq, "size": size})
+
+    async def consistency(self, old: int, new: int) -> list[bytes]:
+        return await self._proof("/v1/sync/proof/consistency", {"from": old, "to": new})
+
+    async def _proof(self, path: str, query: dict[str, QueryValue]) -> list[bytes]:
+        raw = await self._get(path, query)
+        try:
+            answer = msgspec.json.decode(raw, type=ProofAnswer)
+            return [base64.b64decode(h, validate=True) for h in answer.proof]
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise PullFailed(f"{self.url}{path}: the proof is malformed: {exc}") from exc
 
     async def heads(self) -> Heads:
         raw = await self._get("/v1/sync/heads", {}, SMALL_ANSWER_BYTES)
