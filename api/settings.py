@@ -41,6 +41,11 @@ class Settings(msgspec.Struct, kw_only=True):
     sync_enabled: bool = True
     sync_interval: float = 1.0
     sync_page_limit: int = 5000
+    # A peer's page is read within this many seconds in all, and this many bytes per
+    # change asked for (over a 4 MiB floor); past either, the pull fails and asks for less.
+    sync_page_seconds: float = 30.0
+    sync_bytes_per_change: int = 2048
+    sync_max_backoff: float = 60.0  # the longest pause between failed pulls of a peer
     # The operator console (api/console): sessions end after this long idle, or this old.
     console_idle_minutes: int = 15
     console_session_hours: int = 12
@@ -70,6 +75,9 @@ class Settings(msgspec.Struct, kw_only=True):
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
             "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),
             "sync_page_limit": int(env.get("REGISTRY_SYNC_PAGE_LIMIT", "5000")),
+            "sync_page_seconds": float(env.get("REGISTRY_SYNC_PAGE_SECONDS", "30")),
+            "sync_bytes_per_change": int(env.get("REGISTRY_SYNC_BYTES_PER_CHANGE", "2048")),
+            "sync_max_backoff": float(env.get("REGISTRY_SYNC_MAX_BACKOFF", "60")),
             "console_idle_minutes": int(env.get("REGISTRY_CONSOLE_IDLE_MINUTES", "15")),
             "console_secure_cookies":
                 env.get("REGISTRY_CONSOLE_SECURE_COOKIES", "1").lower() not in ("0", "false", "no"),
