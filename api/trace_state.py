@@ -24,6 +24,8 @@ log = structlog.get_logger("api.trace")
 EXTRA = "trace"
 FREEZE_ABOVE = 100_000
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that only read: nothing of theirs to apply.
+_READING_POSTS = frozenset({"/v1/trace", "/v1/contacts/allowance"})
 
 
 @dataclass
@@ -71,7 +73,7 @@ class WritesSeenByTrace(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         method = scope.get("method", "GET")
         path: str = scope["path"]
-        if method in _READS or not path.startswith("/v1/") or path == "/v1/trace":
+        if method in _READS or not path.startswith("/v1/") or path in _READING_POSTS:
             await next_app(scope, receive, send)
             return
 

@@ -17,6 +17,7 @@ from registry.blackmarket import store as blackmarket
 from registry.collectors import store as collectors
 from registry.db import Connection
 from registry.entrustments import store as entrustments
+from registry.ledger import store as ledger
 from registry.members import store as members
 from registry.risk import store as risk
 from registry.trace import store as resources
@@ -48,9 +49,11 @@ APPLIERS: dict[str, Replica] = {
     "resource_confirmation": Replica(
         "resource_confirmations", resources.apply_remote_confirmation),
     "resource_filing": Replica("resource_filings", resources.apply_remote_filing),
+    ledger.AGREEMENT: Replica("contact_agreements", ledger.apply_remote_agreement),
 }
 BATCH_APPLIERS: dict[str, BatchApplier] = {
     "resource": apply_remote_resources,
+    ledger.REPORT: ledger.apply_remote_reports,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -13,8 +14,10 @@ from litestar.status_codes import HTTP_200_OK
 
 from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
+from api.ledger_state import ask_allowance
 from api.trace_state import trace_state
 from registry.errors import Invalid
+from registry.ledger.allowance import summary
 from registry.trace.model import (
     EARLIEST,
     LATEST,
@@ -23,6 +26,8 @@ from registry.trace.model import (
     TraceResult,
     TraceResults,
 )
+
+_encode = msgspec.json.Encoder().encode
 
 
 def epoch_of(moment: datetime | None, field: str = "at") -> int:
@@ -53,14 +58,20 @@ class TraceController(Controller):
 
     @get("/{value:str}", operation_id="Trace")
     async def trace_one(
-        self, node: Node, value: FromPath[str], at: FromQuery[str | None] = None
+        self, node: Node, value: FromPath[str], at: FromQuery[str | None] = None,
+        callee: FromQuery[str | None] = None,
     ) -> Response[TraceResult]:
         trace = trace_state(node)
         moment = parse_at(at)
         await trace.feed.ensure_current()
         # Encoded by the index's answers: the same bytes, without Litestar's serialising.
-        return Response(trace.answers.trace_one_json(value, moment),  # type: ignore[arg-type]
-                        media_type=MediaType.JSON)
+        answer = trace.answers.trace_one_json(value, moment)
+        if callee is not None:
+            # API.md §12: the contact standing of the answer's principals with that debtor.
+            async with node.pool.acquire() as db:
+                allowed = await ask_allowance(node, db, value, callee, moment)
+            answer = answer[:-1] + b',"contact":' + _encode(summary(allowed)) + b"}"
+        return Response(answer, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post("/", operation_id="TraceBatch", status_code=HTTP_200_OK, opt={READ_ONLY: True})
     async def trace_many(
