@@ -56,7 +56,8 @@ async def test_worked_example(cast: Ledger) -> None:
     full = await allowance(c.agency1, a1, at("14:00:00"))
     assert (standing(full, c.lender)["connected_today"],
             standing(full, c.lender)["effective_today"]) == (4, 3)
-    assert full["allowed"] is False and standing(full, c.lender)["allowed"] is False
+    assert full["allowed"] is False
+    assert standing(full, c.lender)["allowed"] is False
     # Another lender's agency counted apart: one connected call.
     apart = await allowance(c.other_agency, b1, at("14:00:00"))
     assert standing(apart, c.other_lender)["connected_today"] == 1
@@ -160,7 +161,8 @@ async def test_bad_batches_count_nothing(cast: Ledger) -> None:
     operator_report = await c.lender.post("/v1/contacts", {"items": [good]})
     assert operator_report.status_code == 403
     after = standing(await allowance(c.carrier, a1, at("09:00:00", "2026-11-26")), c.lender)
-    assert after == before and after["connected_today"] == 0
+    assert after == before
+    assert after["connected_today"] == 0
     # ...and the good call alone is taken.
     (taken,) = await report(c.agency1, good)
     assert taken["duplicate"] is False

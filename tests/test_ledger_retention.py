@@ -55,5 +55,6 @@ async def test_old_calls_expire_and_recent_ones_stay(
     # An agreement stays while valid, and is forgotten the retention after it ended.
     assert expired.agreements == 0
     later = await store.expire(db, 5, datetime.now(UTC) + timedelta(days=6))
-    assert later.agreements == 1 and later.calls == 1
+    assert later.agreements == 1
+    assert later.calls == 1
     assert await db.fetchval("SELECT count(*) FROM contacts") == 0
