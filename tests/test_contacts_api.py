@@ -28,8 +28,9 @@ def number(c: Ledger, agency: SignedClient) -> str:
 
 
 def standing(answer: dict[str, Any], principal: SignedClient) -> dict[str, Any]:
-    (found,) = [p for p in answer["principals"] if p["id"] == principal.id]
-    return found
+    found: list[dict[str, Any]] = [p for p in answer["principals"] if p["id"] == principal.id]
+    assert len(found) == 1
+    return found[0]
 
 
 async def test_worked_example(cast: Ledger) -> None:
