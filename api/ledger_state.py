@@ -7,7 +7,7 @@ from api.state import NodeState
 from api.trace_state import trace_state
 from registry.db import Connection
 from registry.errors import Invalid
-from registry.ledger import debtors, rules, store
+from registry.ledger import debtors, store
 from registry.ledger.allowance import allowance
 from registry.ledger.attribution import attribute
 from registry.ledger.debtors import DebtorKeys, UnreadableNumber
@@ -40,5 +40,5 @@ async def ask_allowance(node: NodeState, db: Connection, caller: str, callee: st
     if who is None:
         raise Invalid.field("caller", "not a phone number or SMS code")
     hashes = debtor_keys(node).hashes(debtor_number(callee, "callee"))
-    counts, terms = await store.standing(db, hashes, rules.day_of(at), who.principals, at)
+    counts, terms = await store.standing(db, hashes, who.principals, at)
     return allowance(who, counts, terms, at)

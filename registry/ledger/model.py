@@ -106,9 +106,8 @@ class Agreement(msgspec.Struct, kw_only=True):
 
 # ---- change-log payloads -------------------------------------------------------------
 
-class LoggedCall(msgspec.Struct, array_like=True, frozen=True):
-    """One call as logged: [caller, callee_hash (hex), hash_version, started_at (epoch s),
-    duration_s, channel, principals]."""
+class LoggedCall(msgspec.Struct, frozen=True):
+    """One call as the ledger holds it (the debtor as a hex keyed hash, times in epoch s)."""
 
     caller: str
     callee_hash: str
@@ -119,11 +118,37 @@ class LoggedCall(msgspec.Struct, array_like=True, frozen=True):
     principals: tuple[str, ...]
 
 
-class ContactReport(msgspec.Struct, frozen=True):
-    """A batch of calls new to the reporting node, as one change-log entry."""
+class ContactReport(msgspec.Struct, frozen=True, kw_only=True):
+    """A batch of calls new to the reporting node, as one change-log entry: a column per
+    field (call i is the i-th of each), so that ten thousand calls log as a few lists of
+    plain values. `principals` are space-separated ids; `started_at` epoch seconds."""
 
     reporter_id: str
-    calls: list[LoggedCall]
+    hash_version: int
+    callers: list[str]
+    callee_hashes: list[str]
+    started_at: list[int]
+    durations: list[int]
+    channels: list[str]
+    principals: list[str]
+
+    @classmethod
+    def of(cls, reporter_id: str, calls: list[LoggedCall]) -> ContactReport:
+        return cls(reporter_id=reporter_id,
+                   hash_version=calls[0].hash_version if calls else 0,
+                   callers=[c.caller for c in calls],
+                   callee_hashes=[c.callee_hash for c in calls],
+                   started_at=[c.started_at for c in calls],
+                   durations=[c.duration_s for c in calls],
+                   channels=[c.channel for c in calls],
+                   principals=[" ".join(c.principals) for c in calls])
+
+    def calls(self) -> list[LoggedCall]:
+        return [LoggedCall(caller, callee, self.hash_version, at, duration, channel,
+                           tuple(principals.split()))
+                for caller, callee, at, duration, channel, principals in zip(
+                    self.callers, self.callee_hashes, self.started_at, self.durations,
+                    self.channels, self.principals, strict=True)]
 
 
 class AgreementRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,7 +7,7 @@ debtors' numbers reach this module already hashed (registry/ledger/debtors.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -37,13 +37,18 @@ SELECT k.n FROM unnest($1::bytea[], $2::bigint[], $3::text[]) WITH ORDINALITY AS
 WHERE EXISTS (SELECT 1 FROM contacts x WHERE x.callee_hash = k.h
               AND x.started_at = to_timestamp(k.s) AND x.caller = k.c)
 """
-# Counts and agreements in one statement: one round trip, one snapshot.
+# A day's counts of one debtor and its agreements in one statement: one round trip, one
+# snapshot. What workers hold in memory (registry/ledger/memory.py) spares the recent days.
 _STANDING = """
-SELECT 0 AS part, principal_id AS who, sum(connected)::int AS a, sum(effective)::int AS b,
-       sum(sms)::int AS c, NULL::text AS start, NULL::text AS "end", NULL::timestamptz AS made
-FROM contact_counts
-WHERE callee_hash = ANY($1::bytea[]) AND day = $2 AND principal_id = ANY($3::text[])
-GROUP BY principal_id
+SELECT 0 AS part, p AS who,
+       count(*) FILTER (WHERE c.channel = 'voice' AND c.duration_s > 0)::int AS a,
+       count(*) FILTER (WHERE c.channel = 'voice' AND c.duration_s >= 6)::int AS b,
+       count(*) FILTER (WHERE c.channel = 'sms')::int AS c,
+       NULL::text AS start, NULL::text AS "end", NULL::timestamptz AS made
+FROM contacts c CROSS JOIN LATERAL unnest(c.principals) AS p
+WHERE c.callee_hash = ANY($1::bytea[]) AND c.started_at >= to_timestamp($2)
+  AND c.started_at < to_timestamp($2 + 86400) AND p = ANY($3::text[])
+GROUP BY p
 UNION ALL
 SELECT 1, lender_id, daily_limit, NULL, NULL, hours_start, hours_end, created_at
 FROM contact_agreements
@@ -92,6 +97,8 @@ async def take_report(
     for item, at in enumerate(where):
         first.setdefault(at, item)
     async with conn.transaction():
+        # Counts must see every call committed before them: one report at a time.
+        await changelog.lock(conn)
         candidates = list(range(len(kept)))
         for hashes in older_hashes:
             held = await conn.fetch(
@@ -108,7 +115,7 @@ async def take_report(
         report_id = new_id("cr")
         if new_calls:
             await changelog.append_one(conn, REPORT, report_id, msgspec.to_builtins(
-                ContactReport(actor.id, new_calls)))
+                ContactReport.of(actor.id, new_calls)))
             await record_evidence(conn, actor, REPORT, report_id)
     by_position: dict[int, counting.Counted] = dict(zip(inserted, counted, strict=True))
     answers: list[counting.Counted | None] = []
@@ -126,13 +133,17 @@ async def apply_remote_reports(
     """A peer's reports: its calls held here under its origin (a call held already, from
     any origin, is left as it is and not counted again), then counted. Reports are never
     deleted by their node (retention runs on every node by itself): a tombstone is moot."""
-    for _, data in changes:
+    for report_id, data in changes:
         if data is None:
             continue
-        report = msgspec.convert(data, ContactReport)
-        kept, _ = distinct(report.calls)
-        inserted = await counting.insert_new(conn, origin, report.reporter_id, kept)
+        await changelog.lock(conn)
+        kept, _ = distinct(msgspec.convert(data, ContactReport).calls())
+        inserted = await counting.insert_new(conn, origin, str(data["reporter_id"]), kept)
         await counting.count(conn, [kept[i] for i in inserted])
+        # What the workers' in-memory counts add (positions in the logged report).
+        await conn.execute(
+            "INSERT INTO contact_report_counted (origin, report_id, positions)"
+            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", origin, report_id, inserted)
 
 
 # ---- the allowance's counts ------------------------------------------------------------
@@ -144,14 +155,14 @@ class DayCounts(msgspec.Struct, frozen=True):
 
 
 async def standing(
-    conn: Connection, hashes: Sequence[bytes], day: date, principals: Sequence[str], at: int,
+    conn: Connection, hashes: Sequence[bytes], principals: Sequence[str], at: int,
 ) -> tuple[dict[str, DayCounts], dict[str, rules.Terms]]:
-    """For one debtor (under every key version), day and set of principals: each one's
-    counts that day, and its agreed terms at `at` (the latest agreement still valid)."""
+    """For one debtor (under every key version) and set of principals: each one's counts
+    on the Shanghai day of `at`, and its agreed terms at `at` (the latest still valid)."""
     if not principals:
         return {}, {}
-    rows = await conn.fetch(_STANDING, list(hashes), day, list(principals),
-                            datetime.fromtimestamp(at, UTC))
+    rows = await conn.fetch(_STANDING, list(hashes), counting.day_start(at),
+                            list(principals), datetime.fromtimestamp(at, UTC))
     counts: dict[str, DayCounts] = {}
     terms: dict[str, rules.Terms] = {}
     for part, who, a, b, c, start, end, _ in rows:
@@ -250,7 +261,7 @@ async def apply_remote_agreement(
 
 class Expired(msgspec.Struct, frozen=True):
     calls: int
-    counters: int
+    peer_reports: int
     agreements: int
     log_entries: int
 
@@ -262,17 +273,19 @@ async def expire(conn: Connection, retention_days: int, now: datetime | None = N
     now = now or await conn.fetchval("SELECT now()")
     assert now is not None
     cutoff = now - timedelta(days=retention_days)
-    cutoff_day = rules.day_of(int(cutoff.timestamp()))
     async with conn.transaction():
         # Every worker runs the job; one at a time is enough.
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RETENTION_LOCK):
             return Expired(0, 0, 0, 0)
         calls = await conn.execute("DELETE FROM contacts WHERE started_at < $1", cutoff)
-        counters = await conn.execute("DELETE FROM contact_counts WHERE day < $1", cutoff_day)
+        counted = await conn.execute(
+            "DELETE FROM contact_report_counted r WHERE EXISTS (SELECT 1 FROM change_log c"
+            " WHERE c.origin = r.origin AND c.type = $1 AND c.record_id = r.report_id"
+            " AND c.recorded_at < $2)", REPORT, cutoff)
         agreements = await conn.execute(
             "DELETE FROM contact_agreements WHERE valid_to < $1", cutoff)
         logged = await conn.execute(
             "UPDATE change_log SET data = NULL WHERE type = $1 AND data IS NOT NULL"
             " AND recorded_at < $2", REPORT, cutoff)
-    return Expired(*(int(status.split()[-1]) for status in (calls, counters, agreements,
+    return Expired(*(int(status.split()[-1]) for status in (calls, counted, agreements,
                                                              logged)))

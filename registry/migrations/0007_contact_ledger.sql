@@ -2,7 +2,8 @@
 -- never stored: `callee_hash` is an HMAC under an association-wide key kept outside the
 -- database (registry/keyed_hash.py), `hash_version` the key version it was made under.
 
--- One row per call, whoever reported it and however often: the key is the call itself.
+-- One row per call, whoever reported it and however often: the key is the call itself,
+-- and its prefix (debtor, time) is what a day's count for one debtor reads.
 CREATE TABLE contacts (
     callee_hash  bytea       NOT NULL,
     started_at   timestamptz NOT NULL,
@@ -19,15 +20,14 @@ CREATE TABLE contacts (
 -- Rows arrive roughly in time order: a block range index serves the retention job.
 CREATE INDEX contacts_started_at ON contacts USING brin (started_at);
 
--- What the allowance reads: per debtor, Asia/Shanghai day and principal, across origins.
-CREATE TABLE contact_counts (
-    callee_hash  bytea   NOT NULL,
-    day          date    NOT NULL,
-    principal_id text    NOT NULL,
-    connected    integer NOT NULL,
-    effective    integer NOT NULL,
-    sms          integer NOT NULL,
-    PRIMARY KEY (callee_hash, day, principal_id)
+-- Which calls of a peer's report were new here (the rest this node held already): what
+-- each worker's in-memory counts add up (registry/ledger/memory.py). Own reports log
+-- only new calls and need no row.
+CREATE TABLE contact_report_counted (
+    origin    text      NOT NULL,
+    report_id text      NOT NULL,
+    positions integer[] NOT NULL,
+    PRIMARY KEY (origin, report_id)
 );
 
 -- Per principal and day, for the console; holds no debtor.

@@ -1,0 +1,356 @@
+"""The contact ledger under load, served as the README serves it (`registry serve
+--workers 2`): call-report ingest beside PostgreSQL's own COPY of as many rows into the same
+table in the same run; signed allowances beside signed single traces of the same server at
+32 connections; the allowance's lookup time as the ledger grows; bytes per counter.
+
+    .venv/bin/python -m tests.bench.bench_ledger [--numbers 1000000] [--rows 10000000]
+        [--batches 20] [--seconds 10] [--runs 3]
+
+Loads the numbers as tests/bench/bench_trace.py does, then the ledger's rows by COPY in
+steps (timing the allowance's statement at each size), starts the node and drives it:
+ingest with two clients posting batches of 10,000 calls, lookups with wrk and single-use
+pre-signed tokens (for allowances each with its own body: a token binds its body).
+"""
+# Random numbers here only make load, never secrets.
+# ruff: noqa: S311
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import secrets
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+import msgspec
+
+from registry.ledger import rules
+from tests.bench.bench_index import member_id, number
+from tests.bench.bench_trace import (
+    ADMIN,
+    Measured,
+    _admin,
+    load,
+    ok_rate,
+    rss_of,
+    serve,
+    workers_of,
+    write_tokens,
+)
+from tests.bench.loadgen import WrkResult, _parse
+from tests.support.database import with_database
+from tests.support.signing import Signer
+
+BATCH = 10_000
+COPY_CHUNK = 200_000
+STEPS = (10_000, 1_000_000, 10_000_000)
+CONTACT_COLUMNS = ["callee_hash", "started_at", "caller", "hash_version", "duration_s",
+                   "channel", "principals", "origin", "reporter_id"]
+COUNT_COLUMNS = ["callee_hash", "day", "principal_id", "connected", "effective", "sms"]
+LUA = """
+local lines, i = {}, 0
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  for line in io.lines(args[1] .. "." .. tid) do
+    local path, token, body = line:match("([^\\t]+)\\t([^\\t]+)\\t(.*)")
+    lines[#lines + 1] = {path, token, body}
+  end
+end
+function request()
+  i = i + 1
+  if i > #lines then return wrk.format("GET", "/exhausted") end
+  local method = "GET"
+  local body = nil
+  if lines[i][3] ~= "" then method = "POST"; body = lines[i][3] end
+  return wrk.format(method, lines[i][1], {["Authorization"] = "Bearer " .. lines[i][2],
+                                          ["Content-Type"] = "application/json"}, body)
+end
+"""
+_STANDING_PROBE = """
+SELECT principal_id, sum(connected) FROM contact_counts
+WHERE callee_hash = ANY($1::bytea[]) AND day = $2 AND principal_id = ANY($3::text[])
+GROUP BY principal_id
+"""
+
+
+def debtor_hash(n: int) -> bytes:
+    return hashlib.blake2b(n.to_bytes(8, "little"), digest_size=16).digest()
+
+
+def lender_of(n: int) -> str:
+    """The lender (principal) of bench number n: bench_index's world, batch by batch."""
+    batch = n // 1000
+    return member_id(100 + batch % 1000) if batch % 2 == 0 else member_id(
+        100 + (1100 + batch % 3900) % 1000)
+
+
+def ledger_rows(start: int, stop: int, numbers: int, today: date
+                ) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]]:
+    """Rows n in [start, stop): one call each, over the 180 days before today, each to its
+    own debtor-day (so as many counters as calls: the heavier case for the counter table)."""
+    base = datetime.combine(today, datetime.min.time(), UTC) - timedelta(days=180)
+    rng = random.Random(start)
+    calls: list[tuple[object, ...]] = []
+    counts: list[tuple[object, ...]] = []
+    for n in range(start, stop):
+        caller = rng.randrange(numbers)
+        at = base + timedelta(seconds=rng.randrange(180 * 86400))
+        lender = lender_of(caller)
+        duration = rng.choice((0, 4, 30, 90))
+        h = debtor_hash(n)
+        calls.append((h, at, number(caller), 1, duration, "voice", [lender], "node-bench",
+                      member_id(0)))
+        counts.append((h, rules.day_of(int(at.timestamp())), lender, int(duration > 0),
+                       int(duration >= 6), 0))
+        if len(calls) == COPY_CHUNK:
+            yield calls, counts
+            calls, counts = [], []
+    if calls:
+        yield calls, counts
+
+
+async def copy_rows(conn: asyncpg.Connection, start: int, stop: int, numbers: int,
+                    today: date, counters: bool = True) -> float:
+    """COPY rows [start, stop) into the ledger; returns the seconds COPY of calls took."""
+    spent = 0.0
+    for calls, counts in ledger_rows(start, stop, numbers, today):
+        began = time.perf_counter()
+        await conn.copy_records_to_table("contacts", records=calls, columns=CONTACT_COLUMNS)
+        spent += time.perf_counter() - began
+        if counters:
+            await conn.copy_records_to_table("contact_counts", records=counts,
+                                             columns=COUNT_COLUMNS)
+    return spent
+
+
+async def probe_lookups(conn: asyncpg.Connection, rows: int, today: date, tries: int = 2000
+                        ) -> float:
+    """Median µs of the allowance's count statement for debtors that have calls."""
+    statement = await conn.prepare(_STANDING_PROBE)
+    times = []
+    rng = random.Random(rows)
+    for _ in range(tries):
+        n = rng.randrange(rows)
+        began = time.perf_counter()
+        await statement.fetch([debtor_hash(n)], today, [member_id(100 + n % 1000)])
+        times.append(time.perf_counter() - began)
+    return statistics.median(times) * 1e6
+
+
+def report_bodies(batches: int, numbers: int, seed: int) -> list[bytes]:
+    """Batches of calls made today, up to now, to fresh debtors, from registered numbers."""
+    now = int(time.time())
+    today_start = rules.day_of(now)
+    start = int(datetime.combine(today_start, datetime.min.time(), UTC).timestamp()) - 8 * 3600
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(batches):
+        items = [{"caller": number(rng.randrange(numbers)),
+                  "callee": f"+86139{rng.randrange(10**8):08d}",
+                  "started_at": datetime.fromtimestamp(rng.randrange(start, now), UTC
+                                                       ).isoformat(),
+                  "duration_s": rng.choice((0, 4, 30, 90)), "channel": "voice"}
+                 for _ in range(BATCH)]
+        bodies.append(msgspec.json.encode({"items": items}))
+    return bodies
+
+
+async def ingest(base: str, signer: Signer, bodies: list[bytes], clients: int = 2) -> float:
+    """Calls a second taken in by `clients` posting batches at once."""
+    queue = list(bodies)
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=300) as http:
+            while queue:
+                body = queue.pop()
+                answer = await http.post("/v1/contacts", content=body, headers={
+                    "Authorization": "Bearer " + signer.token("POST", "/v1/contacts", body),
+                    "Content-Type": "application/json"})
+                if answer.status_code != 200:
+                    raise RuntimeError(answer.text[:500])
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return len(bodies) * BATCH / (time.perf_counter() - began)
+
+
+def write_allowance_lines(path: Path, signer: Signer, numbers: int, count: int, threads: int,
+                          rows: int) -> None:
+    """Allowance requests for debtors with and without calls, each with its own token."""
+    files = [open(f"{path}.{t}", "w") for t in range(threads)]  # noqa: SIM115
+    rng = random.Random(count)
+    try:
+        for n in range(count):
+            body = msgspec.json.encode({"caller": number(rng.randrange(numbers)),
+                                        "callee": f"+86139{rng.randrange(10**8):08d}"})
+            claims = signer.claims("POST", "/v1/contacts/allowance", body)
+            claims["exp"] = claims["iat"] + 300
+            files[n % threads].write(f"/v1/contacts/allowance\t{signer.sign(claims)}\t"
+                                     f"{body.decode()}\n")
+    finally:
+        for f in files:
+            f.close()
+
+
+def write_trace_lines(path: Path, signer: Signer, numbers: int, count: int, threads: int
+                      ) -> None:
+    base = path.with_name(path.name + "-plain")
+    write_tokens(base, signer, "GET", [f"/v1/trace/{quote(number(n), safe='')}"
+                                       for n in random.choices(range(numbers), k=count)],
+                 b"", threads)
+    for t in range(threads):
+        with open(f"{base}.{t}") as src, open(f"{path}.{t}", "w") as out:
+            for line in src:
+                out.write(line.rstrip("\n") + "\t\n")
+
+
+def wrk_lines(url: str, seconds: int, connections: int, lines: Path) -> WrkResult:
+    script = lines.with_suffix(".lua")
+    script.write_text(LUA)
+    out = subprocess.run(["wrk", "--latency", "-t2", f"-c{connections}", f"-d{seconds}s",
+                          "-s", str(script), url, "--", str(lines)],
+                         capture_output=True, text=True, check=True).stdout
+    try:
+        return _parse(out)
+    except (AttributeError, ValueError) as exc:
+        raise RuntimeError(out) from exc
+
+
+async def load_ledger(dsn: str, rows: int, numbers: int, today: date) -> list[str]:
+    """The ledger's rows by COPY, in steps; the lookup's median time at each size."""
+    conn = await asyncpg.connect(dsn)
+    lines = []
+    try:
+        await conn.execute("SET synchronous_commit = off")
+        done = 0
+        for step in [s for s in STEPS if s < rows] + [rows]:
+            began = time.perf_counter()
+            await copy_rows(conn, done, step, numbers, today)
+            await conn.execute("ANALYZE contacts")
+            await conn.execute("ANALYZE contact_counts")
+            loaded = time.perf_counter() - began
+            done = step
+            lookup = await probe_lookups(conn, done, today)
+            lines.append(f"  {done:>12,} rows: allowance count statement median "
+                         f"{lookup:6.0f} µs (loaded the step in {loaded:.0f} s)")
+            print(lines[-1], flush=True)
+        per_counter = await conn.fetchval(
+            "SELECT pg_total_relation_size('contact_counts')::float8"
+            " / greatest(1, (SELECT count(*) FROM contact_counts))")
+        per_call = await conn.fetchval(
+            "SELECT pg_total_relation_size('contacts')::float8"
+            " / greatest(1, (SELECT count(*) FROM contacts))")
+        lines.append(f"  bytes per debtor-day counter (heap + primary key): {per_counter:.0f};"
+                     f" per held call: {per_call:.0f}")
+        print(lines[-1], flush=True)
+    finally:
+        await conn.close()
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--numbers", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--batches", type=int, default=20, help="ingest batches per run")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--port", type=int, default=18432)
+    args = parser.parse_args()
+    name = f"bench_{secrets.token_hex(4)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    dsn = with_database(ADMIN, name)
+    signer = Signer.new_ed25519(member_id(0), "node-bench")  # a carrier
+    workdir = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    process: subprocess.Popen[bytes] | None = None
+    today = rules.day_of(int(time.time()))
+    try:
+        began = time.perf_counter()
+        asyncio.run(load(dsn, args.numbers, signer))
+        print(f"loaded {args.numbers:,} numbers in {time.perf_counter() - began:.0f} s",
+              flush=True)
+        print("the ledger, loaded by COPY in steps:")
+        summary = asyncio.run(load_ledger(dsn, args.rows, args.numbers, today))
+
+        process, log = serve(dsn, args.port, workdir)
+        while log.read_text(errors="replace").count("trace_index_built") < 2:
+            if process.poll() is not None:
+                raise RuntimeError(log.read_text(errors="replace")[-2000:])
+            time.sleep(0.5)
+        base = f"http://127.0.0.1:{args.port}"
+        while httpx.get(base + "/healthz").status_code != 200:
+            time.sleep(0.2)
+        workers = [p for p in workers_of(process.pid) if rss_of(p) > 50_000_000]
+        m = Measured(workers, args.seconds)
+        ingested, copied = [], []
+        next_row = args.rows
+        for run in range(args.runs):
+            bodies = report_bodies(args.batches, args.numbers, run)
+            ingested.append(asyncio.run(ingest(base, signer, bodies)))
+            count = args.batches * BATCH
+
+            async def copy_same(start: int = next_row, count: int = count) -> float:
+                conn = await asyncpg.connect(dsn)
+                try:
+                    return count / await copy_rows(conn, start, start + count, args.numbers,
+                                                   today, counters=False)
+                finally:
+                    await conn.close()
+
+            copied.append(asyncio.run(copy_same()))
+            next_row += count
+            allow = workdir / f"allow{run}"
+            write_allowance_lines(allow, signer, args.numbers, 4000 * args.seconds, 2,
+                                  args.rows)
+            m.run("allowance", lambda allow=allow: wrk_lines(base, args.seconds, 32, allow))
+            traces = workdir / f"trace{run}"
+            write_trace_lines(traces, signer, args.numbers, 6000 * args.seconds, 2)
+            m.run("trace", lambda traces=traces: wrk_lines(base, args.seconds, 32, traces))
+            last = {k: v[-1][0] for k, v in m.results.items()}
+            print(f"run {run + 1}: ingest {ingested[-1]:,.0f} calls/s, COPY {copied[-1]:,.0f}"
+                  f" rows/s ({ingested[-1] / copied[-1]:.2f} x); allowance "
+                  f"{ok_rate(last['allowance'], args.seconds):,.0f}/s p99 "
+                  f"{last['allowance'].p99_ms:.1f} ms (non-2xx {last['allowance'].non_2xx}),"
+                  f" trace {ok_rate(last['trace'], args.seconds):,.0f}/s p99 "
+                  f"{last['trace'].p99_ms:.1f} ms", flush=True)
+        ratios = [i / c for i, c in zip(ingested, copied, strict=True)]
+        a, t = m.rate("allowance"), m.rate("trace")
+        print(f"\nmedians of {args.runs} runs ({args.numbers:,} numbers, {args.rows:,} ledger "
+              "rows; 2 workers; 2 cores shared with the clients, PostgreSQL and others):")
+        print(f"  ingest POST /v1/contacts  {statistics.median(ingested):10,.0f} calls/s; COPY "
+              f"{statistics.median(copied):,.0f} rows/s; ratio {statistics.median(ratios):.2f}"
+              " (target >= 0.25)")
+        print(f"  signed allowance          {a:10,.0f} req/s, p99 {m.p99('allowance'):.1f} ms"
+              " (target < 20)")
+        print(f"  signed GET /v1/trace      {t:10,.0f} req/s, p99 {m.p99('trace'):.1f} ms;"
+              f" allowance = {a / t:.2f} x trace (target >= 0.8)")
+        for line in summary:
+            print(line)
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(20)
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if os.environ.get("BENCH_KEEP") is None:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
