@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from api.state import NodeState
 from api.trace_state import trace_state
-from registry.db import Connection
 from registry.errors import Invalid
 from registry.ledger import debtors, store
 from registry.ledger.allowance import allowance
@@ -31,8 +30,7 @@ def debtor_number(text: str, field: str) -> str:
         raise Invalid.field(field, str(exc)) from None
 
 
-async def ask_allowance(node: NodeState, db: Connection, caller: str, callee: str, at: int
-                        ) -> Allowance:
+async def ask_allowance(node: NodeState, caller: str, callee: str, at: int) -> Allowance:
     """The allowance for one call: shared by POST /v1/contacts/allowance and trace ?callee=."""
     trace = trace_state(node)
     await trace.feed.ensure_current()
@@ -40,5 +38,9 @@ async def ask_allowance(node: NodeState, db: Connection, caller: str, callee: st
     if who is None:
         raise Invalid.field("caller", "not a phone number or SMS code")
     hashes = debtor_keys(node).hashes(debtor_number(callee, "callee"))
-    counts, terms = await store.standing(db, hashes, who.principals, at)
+    if trace.ledger.covers(at):  # today and yesterday: in this worker's memory
+        counts, terms = trace.ledger.standing(hashes, who.principals, at)
+    else:
+        async with node.pool.acquire() as db:
+            counts, terms = await store.standing(db, hashes, who.principals, at)
     return allowance(who, counts, terms, at)

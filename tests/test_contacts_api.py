@@ -9,9 +9,20 @@ from urllib.parse import quote
 import pytest
 
 from tests.support.client import SignedClient
-from tests.support.ledger import DEBTOR, Ledger, allowance, call, ledger_cast, report
+from tests.support.ledger import (
+    DEBTOR,
+    Ledger,
+    allowance,
+    call,
+    ledger_cast,
+    report,
+    shanghai_day,
+)
 
-DAY = "2026-11-27"
+DAY = shanghai_day(-1)  # yesterday: counted in the worker's memory
+TODAY = shanghai_day(0)
+EDGE_DAY = shanghai_day(-2)
+COLD_DAY = shanghai_day(-5)  # counted by PostgreSQL
 
 
 def at(clock: str, day: str = DAY) -> str:
@@ -64,9 +75,9 @@ async def test_worked_example(cast: Ledger) -> None:
     assert standing(apart, c.other_lender)["connected_today"] == 1
     assert apart["allowed"] is True
     # The next Shanghai day starts afresh (00:00 +08:00 is 16:00 UTC the day before).
-    assert (await allowance(c.carrier, a1, at("00:00:00", "2026-11-28")))["principals"][0][
+    assert (await allowance(c.carrier, a1, at("00:00:00", TODAY)))["principals"][0][
         "connected_today"] == 0
-    assert (await allowance(c.carrier, a1, "2026-11-27T15:59:59Z"))["principals"][0][
+    assert (await allowance(c.carrier, a1, f"{DAY}T15:59:59Z"))["principals"][0][
         "connected_today"] == 4
     # SMS reported and shown apart; it counts toward no limit of its own.
     (sms,) = await report(c.carrier, call(a1, at("15:00:00"), 0, "sms"))
@@ -77,7 +88,7 @@ async def test_worked_example(cast: Ledger) -> None:
 
 async def test_the_window_at_its_edges(cast: Ledger) -> None:
     a1 = number(cast, cast.agency1)
-    day = "2026-11-28"
+    day = EDGE_DAY
     open_ = await allowance(cast.carrier, a1, at("21:59:59", day))
     closed = await allowance(cast.carrier, a1, at("22:00:00", day))
     early = await allowance(cast.carrier, a1, at("07:59:59", day))
@@ -139,13 +150,13 @@ async def test_trace_with_callee(cast: Ledger) -> None:
 async def test_bad_batches_count_nothing(cast: Ledger) -> None:
     c = cast
     a1 = number(c, c.agency1)
-    before = standing(await allowance(c.carrier, a1, at("09:00:00", "2026-11-26")), c.lender)
-    good = call(a1, at("09:00:00", "2026-11-26"))
+    before = standing(await allowance(c.carrier, a1, at("09:00:00", COLD_DAY)), c.lender)
+    good = call(a1, at("09:00:00", COLD_DAY))
     cases: list[tuple[dict[str, Any], str]] = [
-        (call(a1, at("09:05:00", "2026-11-26"), -1), "items[1].duration_s"),
-        (call(a1, at("09:05:00", "2026-11-26"), 5, "fax"), "items[1].channel"),
-        (call(a1, at("09:05:00", "2026-11-26"), callee="不是号码"), "items[1].callee"),
-        (call("nonsense!", at("09:05:00", "2026-11-26")), "items[1].caller"),
+        (call(a1, at("09:05:00", COLD_DAY), -1), "items[1].duration_s"),
+        (call(a1, at("09:05:00", COLD_DAY), 5, "fax"), "items[1].channel"),
+        (call(a1, at("09:05:00", COLD_DAY), callee="不是号码"), "items[1].callee"),
+        (call("nonsense!", at("09:05:00", COLD_DAY)), "items[1].caller"),
         (call(a1, "2099-01-01T09:00:00+08:00"), "items[1].started_at"),
     ]
     for bad, field in cases:
@@ -157,11 +168,11 @@ async def test_bad_batches_count_nothing(cast: Ledger) -> None:
     assert too_many.status_code in (413, 422)
     # An agency reports calls from its own numbers only: one foreign item refuses all.
     foreign = await c.agency1.post("/v1/contacts", {"items": [
-        good, call(number(c, c.agency2), at("09:10:00", "2026-11-26"))]})
+        good, call(number(c, c.agency2), at("09:10:00", COLD_DAY))]})
     assert foreign.status_code == 403, foreign.text
     operator_report = await c.lender.post("/v1/contacts", {"items": [good]})
     assert operator_report.status_code == 403
-    after = standing(await allowance(c.carrier, a1, at("09:00:00", "2026-11-26")), c.lender)
+    after = standing(await allowance(c.carrier, a1, at("09:00:00", COLD_DAY)), c.lender)
     assert after == before
     assert after["connected_today"] == 0
     # ...and the good call alone is taken.

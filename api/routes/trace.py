@@ -68,8 +68,7 @@ class TraceController(Controller):
         answer = trace.answers.trace_one_json(value, moment)
         if callee is not None:
             # API.md §12: the contact standing of the answer's principals with that debtor.
-            async with node.pool.acquire() as db:
-                allowed = await ask_allowance(node, db, value, callee, moment)
+            allowed = await ask_allowance(node, value, callee, moment)
             answer = answer[:-1] + b',"contact":' + _encode(summary(allowed)) + b"}"
         return Response(answer, media_type=MediaType.JSON)  # type: ignore[arg-type]
 

@@ -3,9 +3,12 @@ agency calling from its own traceable number; and helpers to report calls and as
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from registry.ledger.rules import day_of
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
 from tests.support.whitelist import confirm, entrust, file, supply
@@ -14,6 +17,12 @@ DEBTOR = "+8613912345678"
 # The same debtor as people and systems write it: none of these may be stored or logged.
 DEBTOR_FORMS = ["+8613912345678", "13912345678", "8613912345678", "008613912345678",
                 "139-1234-5678", "139 1234 5678", "+86 139 1234 5678"]
+
+
+def shanghai_day(days_from_today: int) -> str:
+    """A Shanghai calendar day relative to today: yesterday and today are held in workers'
+    memory, earlier days are counted by PostgreSQL."""
+    return (day_of(int(time.time())) + timedelta(days=days_from_today)).isoformat()
 
 
 @dataclass
