@@ -3,6 +3,7 @@ real PostgreSQL: one lender's agencies share one count, another lender's count a
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -189,3 +190,17 @@ async def test_unknown_debtor_and_caller(cast: Ledger) -> None:
         "caller": number(cast, cast.agency1), "callee": "abc", "at": at("10:00:00")})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "callee"
+
+
+async def test_calls_either_side_of_an_entrustment_ending(operator: SignedClient) -> None:
+    """One batch, one number: attributed call by call at each call's start."""
+    c = await ledger_cast(operator, "+8613200000")
+    a2 = number(c, c.agency2)
+    ended = await c.lender.post(f"/v1/entrustments/{c.entrustments[c.agency2.id]}/end",
+                                {"reason": "合同到期"})
+    assert ended.status_code == 200, ended.text
+    now = datetime.now(UTC)
+    before, after = await report(c.carrier, call(a2, (now - timedelta(seconds=90)).isoformat()),
+                                 call(a2, (now + timedelta(seconds=90)).isoformat()))
+    assert (before["principals"], before["traceable"]) == ([c.lender.id], True)
+    assert (after["principals"], after["traceable"]) == ([], False)

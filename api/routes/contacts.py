@@ -63,11 +63,12 @@ class ContactController(Controller):
                 raise Forbidden(f"items {foreign[:20]} are calls from numbers this member does"
                                 " not use")
         keys = debtor_keys(node)
-        macs = [keys.hashes(c.callee) for c in calls]
-        logged = [LoggedCall(w.caller, m[0].hex(), keys.current, c.started_at, c.duration_s,
+        callees = [c.callee for c in calls]
+        logged = [LoggedCall(w.caller, h.hex(), keys.current, c.started_at, c.duration_s,
                              c.channel, w.principals)
-                  for c, w, m in zip(calls, who, macs, strict=True)]
-        older = [[m[v] for m in macs] for v in range(1, len(keys.ring.keys))]
+                  for c, w, h in zip(calls, who, keys.hash_many(callees), strict=True)]
+        # A call held under an older key version is the same call, reported again.
+        older = [keys.hash_many(callees, v) for v in keys.older_versions()]
         counted = await store.take_report(db, actor, logged, older)
         return ContactResults([
             ContactResult(list(w.principals), w.traceable,

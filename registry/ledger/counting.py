@@ -21,25 +21,17 @@ from registry.ledger.model import LoggedCall
 
 RECORD_TYPE = "contact_report"
 
-_INSERT = """
-INSERT INTO contacts (callee_hash, started_at, caller, hash_version, duration_s, channel,
-                      principals, origin, reporter_id)
-SELECT h, to_timestamp(s), c, $4, d, ch, string_to_array(p, ' '), $8, $9
-FROM unnest($1::bytea[], $2::bigint[], $3::text[], $5::int[], $6::text[], $7::text[])
-    AS t(h, s, c, d, ch, p)
-ON CONFLICT DO NOTHING
-RETURNING callee_hash, extract(epoch FROM started_at)::bigint, caller
-"""
-# Connected calls per principal on the days of these debtors, this batch's included.
-_CONNECTED = """
-SELECT k.h, k.s, p, count(*)::int
+# Every call already held on the days of these debtors: the repeats among a batch, and the
+# connected calls each principal had made before it. (One index probe per debtor-day.)
+_HELD_ON_DAYS = """
+SELECT c.callee_hash, k.s, extract(epoch FROM c.started_at)::bigint, c.caller,
+       c.channel = 'voice' AND c.duration_s > 0, c.principals
 FROM unnest($1::bytea[], $2::bigint[]) AS k(h, s)
 JOIN contacts c ON c.callee_hash = k.h AND c.started_at >= to_timestamp(k.s)
      AND c.started_at < to_timestamp(k.s + 86400)
-CROSS JOIN LATERAL unnest(c.principals) AS p
-WHERE c.channel = 'voice' AND c.duration_s > 0
-GROUP BY k.h, k.s, p
 """
+_COLUMNS = ["callee_hash", "started_at", "caller", "hash_version", "duration_s", "channel",
+            "principals", "origin", "reporter_id"]
 _AGREEMENTS = """
 SELECT lender_id, callee_hash, daily_limit, hours_start, hours_end, valid_to
 FROM contact_agreements
@@ -76,23 +68,33 @@ def day_start(at: int) -> int:
     return (at + _SHANGHAI_OFFSET) // 86400 * 86400 - _SHANGHAI_OFFSET
 
 
-async def insert_new(
+async def hold(
     conn: Connection, origin: str, reporter_id: str, calls: Sequence[LoggedCall],
-) -> list[int]:
-    """Insert the calls the node does not hold yet; the positions of those inserted."""
+) -> tuple[list[int], dict[_Group, int]]:
+    """Hold the calls the node does not hold yet (distinct calls; under the append lock,
+    so nothing else inserts meanwhile): their positions, and per debtor, day and principal
+    the connected calls held before them."""
     if not calls:
-        return []
+        return [], {}
     hashes = [bytes.fromhex(c.callee_hash) for c in calls]
-    rows = await conn.fetch(
-        _INSERT, hashes, [c.started_at for c in calls], [c.caller for c in calls],
-        calls[0].hash_version, [c.duration_s for c in calls],
-        [c.channel for c in calls], [" ".join(c.principals) for c in calls],
-        origin, reporter_id,
-    )
-    # The calls are distinct (the caller drops repeats within a batch): key -> position.
-    position = {(h, c.started_at, c.caller): i
-                for i, (h, c) in enumerate(zip(hashes, calls, strict=True))}
-    return sorted(position[(r[0], r[1], r[2])] for r in rows)
+    days = sorted({(h, day_start(c.started_at)) for h, c in zip(hashes, calls, strict=True)})
+    held: set[tuple[bytes, int, str]] = set()
+    before: dict[_Group, int] = defaultdict(int)
+    for debtor, start, at, caller, connected, principals in await conn.fetch(
+            _HELD_ON_DAYS, [d[0] for d in days], [d[1] for d in days]):
+        held.add((debtor, at, caller))
+        if connected:
+            for principal in principals:
+                before[(debtor, start, principal)] += 1
+    new = [i for i, (h, c) in enumerate(zip(hashes, calls, strict=True))
+           if (h, c.started_at, c.caller) not in held]
+    if new:
+        # COPY, not INSERT: the repeats are already out, and nothing else inserts now.
+        await conn.copy_records_to_table("contacts", columns=_COLUMNS, records=[
+            (hashes[i], datetime.fromtimestamp(calls[i].started_at, UTC), calls[i].caller,
+             calls[i].hash_version, calls[i].duration_s, calls[i].channel,
+             list(calls[i].principals), origin, reporter_id) for i in new])
+    return new, before
 
 
 async def _agreements(
@@ -118,30 +120,13 @@ def terms_at(agreements: Sequence[_Agreement], at: int) -> rules.Terms:
     return rules.DEFAULT_TERMS
 
 
-async def _connected_before(
-    conn: Connection, calls: Sequence[LoggedCall]
-) -> dict[_Group, int]:
-    """Per debtor, day and principal of these (just inserted) calls: the connected calls
-    held before them."""
-    batch: dict[_Group, int] = defaultdict(int)
-    for call in calls:
-        if call.principals and rules.connected(call.channel, call.duration_s):
-            start = day_start(call.started_at)
-            for principal in call.principals:
-                batch[(bytes.fromhex(call.callee_hash), start, principal)] += 1
-    if not batch:
-        return {}
-    days = sorted({(h, s) for h, s, _ in batch})
-    rows = await conn.fetch(_CONNECTED, [d[0] for d in days], [d[1] for d in days])
-    totals = {(r[0], r[1], r[2]): r[3] for r in rows}
-    return {group: totals.get(group, n) - n for group, n in batch.items()}
-
-
-async def count(conn: Connection, calls: Sequence[LoggedCall]) -> list[Counted]:
-    """Per call new to this node: whether it went over a limit or out of hours; and the
-    day's totals per principal for the console. Call under the append lock."""
+async def count(conn: Connection, calls: Sequence[LoggedCall], before: dict[_Group, int]
+                ) -> list[Counted]:
+    """Per call new to this node: whether it went over a limit or out of hours (given the
+    connected calls held `before`, from hold()); and the day's totals per principal for the
+    console. Call under the append lock."""
     agreements = await _agreements(conn, calls)
-    seen = await _connected_before(conn, calls)
+    seen = defaultdict(int, before)
     rollup: dict[tuple[str, date], list[int]] = {}
     results = []
     for call in calls:

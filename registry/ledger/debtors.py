@@ -4,6 +4,8 @@ under one hash; counts and agreements are looked up under every kept key version
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,15 @@ class DebtorKeys:
     def hash(self, number: str) -> bytes:
         """The hash of an E.164 number under the current version."""
         return self.ring.mac(b"phone:" + number.encode())[:HASH_BYTES]
+
+    def hash_many(self, numbers: Sequence[str], version: int | None = None) -> list[bytes]:
+        """hash() of each number under one version (the current by default)."""
+        key = self.ring.keys[self.current if version is None else version]
+        digest, size = hmac.digest, HASH_BYTES
+        return [digest(key, b"phone:" + n.encode(), "sha256")[:size] for n in numbers]
+
+    def older_versions(self) -> list[int]:
+        return sorted((v for v in self.ring.keys if v != self.current), reverse=True)
 
     def hashes(self, number: str) -> list[bytes]:
         """Its hash under every kept version, newest first."""

@@ -101,17 +101,17 @@ async def take_report(
         await changelog.lock(conn)
         candidates = list(range(len(kept)))
         for hashes in older_hashes:
-            held = await conn.fetch(
+            repeats = await conn.fetch(
                 _HELD_UNDER_OLDER_KEYS, [hashes[first[i]] for i in candidates],
                 [kept[i].started_at for i in candidates], [kept[i].caller for i in candidates])
-            gone = {candidates[r[0] - 1] for r in held}
+            gone = {candidates[r[0] - 1] for r in repeats}
             candidates = [i for i in candidates if i not in gone]
         origin = await changelog.node_id(conn)
         subset = [kept[i] for i in candidates]
-        inserted = [candidates[i] for i in await counting.insert_new(
-            conn, origin, actor.id, subset)]
+        new, before = await counting.hold(conn, origin, actor.id, subset)
+        inserted = [candidates[i] for i in new]
         new_calls = [kept[i] for i in inserted]
-        counted = await counting.count(conn, new_calls)
+        counted = await counting.count(conn, new_calls, before)
         report_id = new_id("cr")
         if new_calls:
             await changelog.append_one(conn, REPORT, report_id, msgspec.to_builtins(
@@ -138,8 +138,8 @@ async def apply_remote_reports(
             continue
         await changelog.lock(conn)
         kept, _ = distinct(msgspec.convert(data, ContactReport).calls())
-        inserted = await counting.insert_new(conn, origin, str(data["reporter_id"]), kept)
-        await counting.count(conn, [kept[i] for i in inserted])
+        inserted, before = await counting.hold(conn, origin, str(data["reporter_id"]), kept)
+        await counting.count(conn, [kept[i] for i in inserted], before)
         # What the workers' in-memory counts add (positions in the logged report).
         await conn.execute(
             "INSERT INTO contact_report_counted (origin, report_id, positions)"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import os
 import random
@@ -26,6 +27,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,7 +37,11 @@ import asyncpg
 import httpx
 import msgspec
 
-from registry.ledger import rules
+from registry import db
+from registry.ledger import rules, store
+from registry.ledger.memory import LedgerMemory
+from registry.ledger.model import ContactReport
+from registry.ledger.store import REPORT
 from tests.bench.bench_index import member_id, number
 from tests.bench.bench_trace import (
     ADMIN,
@@ -54,10 +60,9 @@ from tests.support.signing import Signer
 
 BATCH = 10_000
 COPY_CHUNK = 200_000
-STEPS = (10_000, 1_000_000, 10_000_000)
+STEPS = (10_000, 1_000_000, 10_000_000)  # the lookup is timed at each size loaded
 CONTACT_COLUMNS = ["callee_hash", "started_at", "caller", "hash_version", "duration_s",
                    "channel", "principals", "origin", "reporter_id"]
-COUNT_COLUMNS = ["callee_hash", "day", "principal_id", "connected", "effective", "sms"]
 LUA = """
 local lines, i = {}, 0
 local counter = 0
@@ -81,11 +86,7 @@ function request()
                                           ["Content-Type"] = "application/json"}, body)
 end
 """
-_STANDING_PROBE = """
-SELECT principal_id, sum(connected) FROM contact_counts
-WHERE callee_hash = ANY($1::bytea[]) AND day = $2 AND principal_id = ANY($3::text[])
-GROUP BY principal_id
-"""
+
 
 
 def debtor_hash(n: int) -> bytes:
@@ -100,56 +101,82 @@ def lender_of(n: int) -> str:
 
 
 def ledger_rows(start: int, stop: int, numbers: int, today: date
-                ) -> Iterator[tuple[list[tuple[object, ...]], list[tuple[object, ...]]]]:
-    """Rows n in [start, stop): one call each, over the 180 days before today, each to its
-    own debtor-day (so as many counters as calls: the heavier case for the counter table)."""
+                ) -> Iterator[list[tuple[object, ...]]]:
+    """Rows n in [start, stop): one call each over the 180 days before today, each to a
+    debtor of its own (the index's worst case: no two calls share a key prefix)."""
     base = datetime.combine(today, datetime.min.time(), UTC) - timedelta(days=180)
     rng = random.Random(start)
     calls: list[tuple[object, ...]] = []
-    counts: list[tuple[object, ...]] = []
     for n in range(start, stop):
         caller = rng.randrange(numbers)
         at = base + timedelta(seconds=rng.randrange(180 * 86400))
-        lender = lender_of(caller)
-        duration = rng.choice((0, 4, 30, 90))
-        h = debtor_hash(n)
-        calls.append((h, at, number(caller), 1, duration, "voice", [lender], "node-bench",
-                      member_id(0)))
-        counts.append((h, rules.day_of(int(at.timestamp())), lender, int(duration > 0),
-                       int(duration >= 6), 0))
+        calls.append((debtor_hash(n), at, number(caller), 1, rng.choice((0, 4, 30, 90)),
+                      "voice", [lender_of(caller)], "node-bench", member_id(0)))
         if len(calls) == COPY_CHUNK:
-            yield calls, counts
-            calls, counts = [], []
+            yield calls
+            calls = []
     if calls:
-        yield calls, counts
+        yield calls
 
 
 async def copy_rows(conn: asyncpg.Connection, start: int, stop: int, numbers: int,
-                    today: date, counters: bool = True) -> float:
-    """COPY rows [start, stop) into the ledger; returns the seconds COPY of calls took."""
+                    today: date) -> float:
+    """COPY rows [start, stop) into the ledger; returns the seconds COPY took."""
     spent = 0.0
-    for calls, counts in ledger_rows(start, stop, numbers, today):
+    for calls in ledger_rows(start, stop, numbers, today):
         began = time.perf_counter()
         await conn.copy_records_to_table("contacts", records=calls, columns=CONTACT_COLUMNS)
         spent += time.perf_counter() - began
-        if counters:
-            await conn.copy_records_to_table("contact_counts", records=counts,
-                                             columns=COUNT_COLUMNS)
     return spent
 
 
-async def probe_lookups(conn: asyncpg.Connection, rows: int, today: date, tries: int = 2000
-                        ) -> float:
-    """Median µs of the allowance's count statement for debtors that have calls."""
-    statement = await conn.prepare(_STANDING_PROBE)
+async def probe_lookups(conn: asyncpg.Connection, tries: int = 1000) -> float:
+    """Median µs of the allowance's PostgreSQL path (a day before yesterday) for debtors
+    that have calls: registry.ledger.store.standing, as a worker runs it."""
+    sample = await conn.fetch(
+        "SELECT callee_hash, extract(epoch FROM started_at)::bigint AS at, principals"
+        " FROM contacts TABLESAMPLE SYSTEM (1) LIMIT $1", tries)
     times = []
-    rng = random.Random(rows)
-    for _ in range(tries):
-        n = rng.randrange(rows)
+    for row in sample:
         began = time.perf_counter()
-        await statement.fetch([debtor_hash(n)], today, [member_id(100 + n % 1000)])
+        counts, _ = await store.standing(conn, [row["callee_hash"]], row["principals"],
+                                         row["at"])
         times.append(time.perf_counter() - began)
+        assert counts, "a sampled call was not counted"
     return statistics.median(times) * 1e6
+
+
+def memory_figures(sizes: tuple[int, ...] = (10_000, 1_000_000)) -> list[str]:
+    """The allowance's memory path: bytes per debtor-day counter and lookup time, by size."""
+    lines = []
+    now = int(time.time())
+    for size in sizes:
+        gc.collect()
+        tracemalloc.start()
+        held = LedgerMemory(now)
+        for chunk in range(0, size, BATCH):
+            n = min(BATCH, size - chunk)
+            report = ContactReport(
+                reporter_id=member_id(0), hash_version=1,
+                callers=[number(0)] * n,
+                callee_hashes=[debtor_hash(chunk + i).hex() for i in range(n)],
+                started_at=[now - (i % 80_000) for i in range(n)], durations=[30] * n,
+                channels=["voice"] * n, principals=[member_id(100 + i % 1000)
+                                                    for i in range(n)])
+            held.apply(REPORT, f"cr_{chunk}", msgspec.json.encode(report).decode(), None)
+        used = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        probes = [([debtor_hash(i)], [member_id(100 + i % 1000)], now - (i % 80_000))
+                  for i in random.choices(range(size), k=20_000)]
+        began = time.perf_counter()
+        for hashes, principals, at in probes:
+            held.standing(hashes, principals, at)
+        took = (time.perf_counter() - began) / len(probes) * 1e6
+        lines.append(f"  memory path, {len(held):>10,} counters: {used / len(held):5.0f} bytes"
+                     f" per debtor-day counter, lookup {took:.1f} µs")
+        print(lines[-1], flush=True)
+        del held
+    return lines
 
 
 def report_bodies(batches: int, numbers: int, seed: int) -> list[bytes]:
@@ -232,8 +259,8 @@ def wrk_lines(url: str, seconds: int, connections: int, lines: Path) -> WrkResul
 
 
 async def load_ledger(dsn: str, rows: int, numbers: int, today: date) -> list[str]:
-    """The ledger's rows by COPY, in steps; the lookup's median time at each size."""
-    conn = await asyncpg.connect(dsn)
+    """The ledger's rows by COPY, in steps; the PostgreSQL path's median time at each size."""
+    conn = await db.connect(dsn)
     lines = []
     try:
         await conn.execute("SET synchronous_commit = off")
@@ -242,21 +269,16 @@ async def load_ledger(dsn: str, rows: int, numbers: int, today: date) -> list[st
             began = time.perf_counter()
             await copy_rows(conn, done, step, numbers, today)
             await conn.execute("ANALYZE contacts")
-            await conn.execute("ANALYZE contact_counts")
             loaded = time.perf_counter() - began
             done = step
-            lookup = await probe_lookups(conn, done, today)
-            lines.append(f"  {done:>12,} rows: allowance count statement median "
-                         f"{lookup:6.0f} µs (loaded the step in {loaded:.0f} s)")
+            lookup = await probe_lookups(conn)
+            lines.append(f"  PostgreSQL path, {done:>12,} held calls: median {lookup:6.0f} µs"
+                         f" (the step loaded in {loaded:.0f} s)")
             print(lines[-1], flush=True)
-        per_counter = await conn.fetchval(
-            "SELECT pg_total_relation_size('contact_counts')::float8"
-            " / greatest(1, (SELECT count(*) FROM contact_counts))")
         per_call = await conn.fetchval(
             "SELECT pg_total_relation_size('contacts')::float8"
             " / greatest(1, (SELECT count(*) FROM contacts))")
-        lines.append(f"  bytes per debtor-day counter (heap + primary key): {per_counter:.0f};"
-                     f" per held call: {per_call:.0f}")
+        lines.append(f"  bytes per held call in PostgreSQL (heap and indexes): {per_call:.0f}")
         print(lines[-1], flush=True)
     finally:
         await conn.close()
@@ -286,6 +308,7 @@ def main() -> None:
               flush=True)
         print("the ledger, loaded by COPY in steps:")
         summary = asyncio.run(load_ledger(dsn, args.rows, args.numbers, today))
+        summary += memory_figures()
 
         process, log = serve(dsn, args.port, workdir)
         while log.read_text(errors="replace").count("trace_index_built") < 2:
@@ -308,7 +331,7 @@ def main() -> None:
                 conn = await asyncpg.connect(dsn)
                 try:
                     return count / await copy_rows(conn, start, start + count, args.numbers,
-                                                   today, counters=False)
+                                                   today)
                 finally:
                     await conn.close()
 

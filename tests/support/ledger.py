@@ -34,14 +34,17 @@ class Ledger:
     other_lender: SignedClient
     other_agency: SignedClient
     numbers: dict[str, str]  # agency id -> its calling number
+    entrustments: dict[str, str]  # agency id -> the entrustment its number is filed under
 
 
 async def agency_of(carrier: SignedClient, lender: SignedClient, agency: SignedClient,
-                    number: str) -> None:
+                    number: str) -> str:
+    """The agency's number supplied, confirmed and filed under a new entrustment (its id)."""
     resource = await supply(carrier, agency, number)
     await confirm(agency, resource["id"])
     entrustment = await entrust(lender, agency)
     await file(lender, resource["id"], entrustment["id"])
+    return str(entrustment["id"])
 
 
 async def ledger_cast(operator: SignedClient, prefix: str = "+8613800000") -> Ledger:
@@ -49,12 +52,14 @@ async def ledger_cast(operator: SignedClient, prefix: str = "+8613800000") -> Le
     lender = await admit_member(operator, "lender", subtype="consumer_finance_company")
     other = await admit_member(operator, "lender", subtype="microloan_company")
     agencies = [await admit_member(operator, "collection_agency") for _ in range(3)]
-    numbers = {}
+    numbers, entrustments = {}, {}
     for n, (agency, principal) in enumerate(zip(agencies, [lender, lender, other],
                                                 strict=True)):
         numbers[agency.id] = f"{prefix}{n:03d}"
-        await agency_of(carrier, principal, agency, numbers[agency.id])
-    return Ledger(carrier, lender, agencies[0], agencies[1], other, agencies[2], numbers)
+        entrustments[agency.id] = await agency_of(carrier, principal, agency,
+                                                  numbers[agency.id])
+    return Ledger(carrier, lender, agencies[0], agencies[1], other, agencies[2], numbers,
+                  entrustments)
 
 
 def call(caller: str, at: str, duration_s: int = 42, channel: str = "voice",
