@@ -16,6 +16,7 @@ import hmac
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,17 @@ class KeyRing:
         """The full HMAC-SHA256 of `message` under one version (the current by default)."""
         key = self._newest_first[0][1] if version is None else self.keys[version]
         return hmac.digest(key, message, "sha256")
+
+    def mac_many(self, messages: Iterable[bytes], version: int | None = None) -> list[bytes]:
+        """mac() of each message: the keyed state is made once and copied (half the cost)."""
+        key = self._newest_first[0][1] if version is None else self.keys[version]
+        keyed = hmac.new(key, digestmod="sha256")
+        macs = []
+        for message in messages:
+            state = keyed.copy()
+            state.update(message)
+            macs.append(state.digest())
+        return macs
 
     def macs(self, message: bytes) -> list[tuple[int, bytes]]:
         """(version, HMAC) under each kept version, newest first."""

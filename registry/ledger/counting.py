@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -126,37 +126,41 @@ async def count(conn: Connection, calls: Sequence[LoggedCall], before: dict[_Gro
     connected calls held `before`, from hold()); and the day's totals per principal for the
     console. Call under the append lock."""
     agreements = await _agreements(conn, calls)
-    seen = defaultdict(int, before)
-    rollup: dict[tuple[str, date], list[int]] = {}
+    # By hex debtor, as the calls carry it (one conversion per held group, not per call).
+    seen = defaultdict(int, {(h.hex(), s, p): n for (h, s, p), n in before.items()})
+    rollup: dict[tuple[str, int], list[int]] = {}
     results = []
+    default, in_hours = rules.DEFAULT_TERMS, rules.in_hours
     for call in calls:
-        start = day_start(call.started_at)
-        day = rules.day_of(call.started_at)
-        debtor = bytes.fromhex(call.callee_hash)
-        is_connected = rules.connected(call.channel, call.duration_s)
+        at, channel, duration = call.started_at, call.channel, call.duration_s
+        start = day_start(at)
+        is_connected = channel == "voice" and duration > 0
+        is_effective = channel == "voice" and duration >= rules.EFFECTIVE_SECONDS
         over = False
-        outside = not call.principals and not rules.in_hours(call.started_at,
-                                                              rules.DEFAULT_HOURS)
+        outside = not call.principals and not in_hours(at, default.hours)
         for principal in call.principals:
-            terms = terms_at(agreements.get((principal, call.callee_hash), ()), call.started_at)
+            agreed = agreements.get((principal, call.callee_hash)) if agreements else None
+            terms = terms_at(agreed, at) if agreed else default
             principal_over = False
             if is_connected:
-                group = (debtor, start, principal)
+                group = (call.callee_hash, start, principal)
                 seen[group] += 1
                 principal_over = seen[group] > terms.limit
-            principal_outside = not rules.in_hours(call.started_at, terms.hours)
+            principal_outside = not in_hours(at, terms.hours)
             over |= principal_over
             outside |= principal_outside
-            roll = rollup.setdefault((principal, day), [0] * 6)
+            roll = rollup.get((principal, start))
+            if roll is None:
+                roll = rollup[(principal, start)] = [0] * 6
             roll[0] += 1
             roll[1] += is_connected
-            roll[2] += rules.effective(call.channel, call.duration_s)
-            roll[3] += call.channel == "sms"
+            roll[2] += is_effective
+            roll[3] += channel == "sms"
             roll[4] += principal_over
             roll[5] += principal_outside
         results.append(Counted(over, outside))
     if rollup:
         keys = sorted(rollup)
-        await conn.execute(_ROLL_UP, [k[0] for k in keys], [k[1] for k in keys],
+        await conn.execute(_ROLL_UP, [k[0] for k in keys], [rules.day_of(k[1]) for k in keys],
                            *[[rollup[k][i] for k in keys] for i in range(6)])
     return results

@@ -3,6 +3,7 @@ what makes a reported call readable (API.md §12; guideline Articles 9, 15(二),
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -21,6 +22,8 @@ FUTURE_SKEW_S = 300
 MAX_ERRORS = 100
 CHANNELS = frozenset({"voice", "sms"})
 _EPOCH_DAY = date(1970, 1, 1)
+# A mainland mobile number already in E.164, as phone.e164 would return it.
+_MAINLAND_MOBILE = re.compile(r"\+861[3-9][0-9]{9}").fullmatch
 
 
 class Terms(msgspec.Struct, frozen=True):
@@ -97,11 +100,13 @@ def read_calls(items: Sequence[CallReport], now: int) -> list[ReadCall]:
         if len(errors) >= MAX_ERRORS:
             break
         ok = True
-        try:
-            callee = e164(item.callee)
-        except UnreadableNumber as exc:
-            bad(i, "callee", str(exc))
-            ok = False
+        callee = item.callee
+        if not _MAINLAND_MOBILE(callee):  # the common case needs no normalising
+            try:
+                callee = e164(callee)
+            except UnreadableNumber as exc:
+                bad(i, "callee", str(exc))
+                ok = False
         if not item.caller.strip():
             bad(i, "caller", "not a phone number or SMS code")
             ok = False
