@@ -14,7 +14,7 @@ from tests.support.client import SignedClient
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
 from tests.support.ledger import DEBTOR, allowance, call, report, shanghai_day
-from tests.support.nodes import RunningNode, chain_digest, eventually, nodes, pair
+from tests.support.nodes import eventually, nodes, pair, synced
 from tests.support.whitelist import confirm, entrust, file, supply
 
 NUMBER = "+8613600136000"
@@ -33,18 +33,6 @@ def share_debtor_key(tmp: Path, *node_ids: str) -> None:
         (tmp / other / "secrets").mkdir(parents=True)
         for key in first.iterdir():
             shutil.copy2(key, tmp / other / "secrets" / key.name)
-
-
-async def synced(*nodes_: RunningNode) -> None:
-    async def check() -> bool:
-        for home in nodes_:
-            head = await chain_digest(home.db, home.node_id)
-            for other in nodes_:
-                if other is not home and await chain_digest(other.db, home.node_id) != head:
-                    return False
-        return True
-
-    await eventually(check, within=20)
 
 
 async def counted(asker: SignedClient, n: int) -> dict[str, Any] | None:

@@ -3,24 +3,11 @@ call acknowledged by either worker before it (each worker's counts live in its m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
-
-from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
 from tests.support.ledger import call, ledger_cast, shanghai_day
-from tests.support.served import served_registry
-from tests.test_trace_workers import Remote
+from tests.test_trace_workers import Remote, server
 
-
-@pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory,
-           client: Any) -> Iterator[str]:
-    with served_registry(tmp_path_factory.mktemp("served"), database_url=database_url,
-                         node_id=NODE_ID, workers=2, ready_within=30) as node:
-        yield node.base
+__all__ = ["server"]  # the served node, two workers, as the trace's test serves it
 
 
 async def test_every_acknowledged_call_counts_in_the_next_allowance(

@@ -50,11 +50,11 @@ from tests.bench.bench_trace import (
     load,
     ok_rate,
     rss_of,
-    serve,
+    serve_ready,
     workers_of,
     write_tokens,
+    wrk_signed,
 )
-from tests.bench.loadgen import WrkResult, _parse
 from tests.support.database import with_database
 from tests.support.signing import Signer
 
@@ -63,29 +63,6 @@ COPY_CHUNK = 200_000
 STEPS = (10_000, 1_000_000, 10_000_000)  # the lookup is timed at each size loaded
 CONTACT_COLUMNS = ["callee_hash", "started_at", "caller", "hash_version", "duration_s",
                    "channel", "principals", "origin", "reporter_id"]
-LUA = """
-local lines, i = {}, 0
-local counter = 0
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-end
-function init(args)
-  for line in io.lines(args[1] .. "." .. tid) do
-    local path, token, body = line:match("([^\\t]+)\\t([^\\t]+)\\t(.*)")
-    lines[#lines + 1] = {path, token, body}
-  end
-end
-function request()
-  i = i + 1
-  if i > #lines then return wrk.format("GET", "/exhausted") end
-  local method = "GET"
-  local body = nil
-  if lines[i][3] ~= "" then method = "POST"; body = lines[i][3] end
-  return wrk.format(method, lines[i][1], {["Authorization"] = "Bearer " .. lines[i][2],
-                                          ["Content-Type"] = "application/json"}, body)
-end
-"""
 
 
 
@@ -234,30 +211,6 @@ def write_allowance_lines(path: Path, signer: Signer, numbers: int, count: int, 
             f.close()
 
 
-def write_trace_lines(path: Path, signer: Signer, numbers: int, count: int, threads: int
-                      ) -> None:
-    base = path.with_name(path.name + "-plain")
-    write_tokens(base, signer, "GET", [f"/v1/trace/{quote(number(n), safe='')}"
-                                       for n in random.choices(range(numbers), k=count)],
-                 b"", threads)
-    for t in range(threads):
-        with open(f"{base}.{t}") as src, open(f"{path}.{t}", "w") as out:
-            for line in src:
-                out.write(line.rstrip("\n") + "\t\n")
-
-
-def wrk_lines(url: str, seconds: int, connections: int, lines: Path) -> WrkResult:
-    script = lines.with_suffix(".lua")
-    script.write_text(LUA)
-    out = subprocess.run(["wrk", "--latency", "-t2", f"-c{connections}", f"-d{seconds}s",
-                          "-s", str(script), url, "--", str(lines)],
-                         capture_output=True, text=True, check=True).stdout
-    try:
-        return _parse(out)
-    except (AttributeError, ValueError) as exc:
-        raise RuntimeError(out) from exc
-
-
 async def load_ledger(dsn: str, rows: int, numbers: int, today: date) -> list[str]:
     """The ledger's rows by COPY, in steps; the PostgreSQL path's median time at each size."""
     conn = await db.connect(dsn)
@@ -310,14 +263,7 @@ def main() -> None:
         summary = asyncio.run(load_ledger(dsn, args.rows, args.numbers, today))
         summary += memory_figures()
 
-        process, log = serve(dsn, args.port, workdir)
-        while log.read_text(errors="replace").count("trace_index_built") < 2:
-            if process.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace")[-2000:])
-            time.sleep(0.5)
-        base = f"http://127.0.0.1:{args.port}"
-        while httpx.get(base + "/healthz").status_code != 200:
-            time.sleep(0.2)
+        process, base = serve_ready(dsn, args.port, workdir)
         workers = [p for p in workers_of(process.pid) if rss_of(p) > 50_000_000]
         m = Measured(workers, args.seconds)
         ingested, copied = [], []
@@ -340,10 +286,14 @@ def main() -> None:
             allow = workdir / f"allow{run}"
             write_allowance_lines(allow, signer, args.numbers, 4000 * args.seconds, 2,
                                   args.rows)
-            m.run("allowance", lambda allow=allow: wrk_lines(base, args.seconds, 32, allow))
+            m.run("allowance", lambda allow=allow: wrk_signed(base, args.seconds, 32, "POST",
+                                                              allow))
             traces = workdir / f"trace{run}"
-            write_trace_lines(traces, signer, args.numbers, 6000 * args.seconds, 2)
-            m.run("trace", lambda traces=traces: wrk_lines(base, args.seconds, 32, traces))
+            write_tokens(traces, signer, "GET", [
+                f"/v1/trace/{quote(number(n), safe='')}"
+                for n in random.choices(range(args.numbers), k=6000 * args.seconds)], b"", 2)
+            m.run("trace", lambda traces=traces: wrk_signed(base, args.seconds, 32, "GET",
+                                                            traces))
             last = {k: v[-1][0] for k, v in m.results.items()}
             print(f"run {run + 1}: ingest {ingested[-1]:,.0f} calls/s, COPY {copied[-1]:,.0f}"
                   f" rows/s ({ingested[-1] / copied[-1]:.2f} x); allowance "
