@@ -82,9 +82,11 @@ class LedgerMemory:
     def _apply_report(self, report: ContactReport, counted: Sequence[int] | None) -> None:
         counts, since = self._counts, self.since
         started, durations, channels = report.started_at, report.durations, report.channels
+        sets = [[self._principal(p) for p in s.split()] for s in report.principal_sets]
         for i in range(len(started)) if counted is None else counted:
             at = started[i]
-            if at < since or not report.principals[i]:
+            principals = sets[report.principals[i]]
+            if at < since or not principals:
                 continue
             channel, duration = channels[i], durations[i]
             add = (channel == "voice" and duration > 0) + (
@@ -94,8 +96,8 @@ class LedgerMemory:
                 continue
             debtor = bytes.fromhex(report.callee_hashes[i])
             day = _day_number(at)
-            for principal_id in report.principals[i].split():
-                key = self._key(debtor, day, self._principal(principal_id))
+            for principal in principals:
+                key = self._key(debtor, day, principal)
                 counts[key] = counts.get(key, 0) + add
 
     def _apply_agreement(self, agreement_id: str, data: str | None) -> None:

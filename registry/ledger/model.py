@@ -121,7 +121,8 @@ class LoggedCall(msgspec.Struct, frozen=True):
 class ContactReport(msgspec.Struct, frozen=True, kw_only=True):
     """A batch of calls new to the reporting node, as one change-log entry: a column per
     field (call i is the i-th of each), so that ten thousand calls log as a few lists of
-    plain values. `principals` are space-separated ids; `started_at` epoch seconds."""
+    plain values. `started_at` is epoch seconds; `principals[i]` indexes `principal_sets`,
+    the distinct sets of principals (space-separated ids) the calls were attributed to."""
 
     reporter_id: str
     hash_version: int
@@ -130,10 +131,13 @@ class ContactReport(msgspec.Struct, frozen=True, kw_only=True):
     started_at: list[int]
     durations: list[int]
     channels: list[str]
-    principals: list[str]
+    principals: list[int]
+    principal_sets: list[str]
 
     @classmethod
     def of(cls, reporter_id: str, calls: list[LoggedCall]) -> ContactReport:
+        sets: dict[tuple[str, ...], int] = {}
+        indexes = [sets.setdefault(c.principals, len(sets)) for c in calls]
         return cls(reporter_id=reporter_id,
                    hash_version=calls[0].hash_version if calls else 0,
                    callers=[c.caller for c in calls],
@@ -141,11 +145,12 @@ class ContactReport(msgspec.Struct, frozen=True, kw_only=True):
                    started_at=[c.started_at for c in calls],
                    durations=[c.duration_s for c in calls],
                    channels=[c.channel for c in calls],
-                   principals=[" ".join(c.principals) for c in calls])
+                   principals=indexes, principal_sets=[" ".join(p) for p in sets])
 
     def calls(self) -> list[LoggedCall]:
+        sets = [tuple(s.split()) for s in self.principal_sets]
         return [LoggedCall(caller, callee, self.hash_version, at, duration, channel,
-                           tuple(principals.split()))
+                           sets[principals])
                 for caller, callee, at, duration, channel, principals in zip(
                     self.callers, self.callee_hashes, self.started_at, self.durations,
                     self.channels, self.principals, strict=True)]

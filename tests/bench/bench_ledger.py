@@ -138,8 +138,8 @@ def memory_figures(sizes: tuple[int, ...] = (10_000, 1_000_000)) -> list[str]:
                 callers=[number(0)] * n,
                 callee_hashes=[debtor_hash(chunk + i).hex() for i in range(n)],
                 started_at=[now - (i % 80_000) for i in range(n)], durations=[30] * n,
-                channels=["voice"] * n, principals=[member_id(100 + i % 1000)
-                                                    for i in range(n)])
+                channels=["voice"] * n, principals=[i % 1000 for i in range(n)],
+                principal_sets=[member_id(100 + p) for p in range(1000)])
             held.apply(REPORT, f"cr_{chunk}", msgspec.json.encode(report).decode(), None)
         used = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
