@@ -12,6 +12,7 @@ import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
+from api import openapi
 from api.auth.middleware import SignedRequestMiddleware
 from api.console import routes as console
 from api.console.web import TEMPLATES
@@ -101,7 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController, contacts.ContactController,
-            *sync.ROUTES, *console.ROUTES,
+            *sync.ROUTES, *console.ROUTES, openapi.asset_router(),
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",
+            render_plugins=openapi.render_plugins(),
         ),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
