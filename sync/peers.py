@@ -15,20 +15,12 @@ import msgspec
 from registry.db import Connection
 from registry.errors import Conflict, Invalid, NotFound
 from registry.keys import public_jwk
-from registry.ledger import store as ledger
+from registry.record_types import DEFAULT_PEER_TYPES
 
-# What every peer receives by default: the records that make a trace answer (members,
-# entrustments, resources and the facts about them) and the contact ledger. Collector
-# filings and black-market intelligence reach only peers configured for them; any type
-# not listed goes redacted.
-TRACE_TYPES = frozenset({
-    "member", "entrustment", "resource", "resource_confirmation", "resource_filing",
-})
-# The contact ledger counts calls across origins: associations exchange it by default.
-LEDGER_TYPES = frozenset({ledger.REPORT, ledger.AGREEMENT})
-DEFAULT_SEND_TYPES = TRACE_TYPES | LEDGER_TYPES
-# A member (a carrier mirror) reads only what a trace lookup needs.
-MEMBER_TYPES = TRACE_TYPES
+# What every peer receives by default (the types registry/record_types.py declares
+# Peers.DEFAULT: what a trace answer needs, and the contact ledger). Intelligence
+# reaches only peers configured for it (`--also-send`); any type not listed goes redacted.
+DEFAULT_SEND_TYPES = DEFAULT_PEER_TYPES
 
 
 class Peer(msgspec.Struct, frozen=True):

@@ -69,14 +69,14 @@ class ContactController(Controller):
                   for c, w, h in zip(calls, who, keys.hash_many(callees), strict=True)]
         # A call held under an older key version is the same call, reported again.
         older = [keys.hash_many(callees, v) for v in keys.older_versions()]
-        counted = await store.take_report(db, actor, logged, older)
+        taken = await store.take_report(db, actor, logged, older)
         return ContactResults([
             ContactResult(list(w.principals), w.traceable,
                           c is not None and c.over_limit,
                           c.outside_window if c is not None else not rules.in_hours(
                               call.started_at, rules.DEFAULT_HOURS),
                           c is None)
-            for call, w, c in zip(calls, who, counted, strict=True)])
+            for call, w, c in zip(calls, who, taken.counted, strict=True)], taken.report_id)
 
     @post("/allowance", operation_id="ContactAllowance", status_code=HTTP_200_OK,
           opt={READ_ONLY: True})

@@ -18,10 +18,8 @@ from api.ledger_state import ask_allowance
 from api.trace_state import trace_state
 from registry.errors import Invalid
 from registry.ledger.allowance import summary
+from registry.resources.model import EARLIEST, LATEST, MAX_BATCH
 from registry.trace.model import (
-    EARLIEST,
-    LATEST,
-    MAX_BATCH,
     TraceRequest,
     TraceResult,
     TraceResults,

@@ -65,6 +65,8 @@ class ContactResult(msgspec.Struct, frozen=True):
 
 class ContactResults(msgspec.Struct):
     results: list[ContactResult]
+    # Added to API.md §12: the report as the change log names it (None: nothing was new).
+    report_id: str | None = None
 
 
 class PrincipalAllowance(msgspec.Struct, frozen=True):

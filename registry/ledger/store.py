@@ -62,9 +62,11 @@ SELECT id, origin, lender_id, callee_hash, hash_version, daily_limit, hours_star
 
 
 class Report(msgspec.Struct, frozen=True):
-    """What became of each reported call: counted (over limit? out of hours?) or a repeat."""
+    """What became of each reported call: counted (over limit? out of hours?) or, None, a
+    repeat; and the id of the report logged (None when no call was new)."""
 
     counted: list[counting.Counted | None]
+    report_id: str | None
 
 
 def distinct(calls: Sequence[LoggedCall]) -> tuple[list[LoggedCall], list[int]]:
@@ -85,7 +87,7 @@ def distinct(calls: Sequence[LoggedCall]) -> tuple[list[LoggedCall], list[int]]:
 async def take_report(
     conn: Connection, actor: Actor, calls: Sequence[LoggedCall],
     older_hashes: Sequence[Sequence[bytes]] = (),
-) -> list[counting.Counted | None]:
+) -> Report:
     """Hold and count a member's batch, all or nothing; per item its counting, None when
     the ledger already held the call (reported before, by anyone, or earlier in the batch).
 
@@ -114,8 +116,11 @@ async def take_report(
         counted = await counting.count(conn, new_calls, before)
         report_id = new_id("cr")
         if new_calls:
-            await changelog.append_one(conn, REPORT, report_id, msgspec.to_builtins(
-                ContactReport.of(actor.id, new_calls)))
+            await conn.execute(
+                "INSERT INTO contact_reports (id, origin, reporter_id) VALUES ($1, $2, $3)",
+                report_id, origin, actor.id)
+            await changelog.append_one(conn, REPORT, report_id,
+                                       ContactReport.of(actor.id, new_calls))
             await record_evidence(conn, actor, REPORT, report_id)
     by_position: dict[int, counting.Counted] = dict(zip(inserted, counted, strict=True))
     answers: list[counting.Counted | None] = []
@@ -124,26 +129,33 @@ async def take_report(
         made = by_position.get(at) if at not in answered else None
         answered.add(at)
         answers.append(made)
-    return answers
+    return Report(answers, report_id if new_calls else None)
 
 
 async def apply_remote_reports(
-    conn: Connection, origin: str, changes: Sequence[tuple[str, dict[str, Any] | None]],
+    conn: Connection, origin: str, changes: Sequence[tuple[str, ContactReport | None]],
 ) -> None:
     """A peer's reports: its calls held here under its origin (a call held already, from
     any origin, is left as it is and not counted again), then counted. Reports are never
     deleted by their node (retention runs on every node by itself): a tombstone is moot."""
-    for report_id, data in changes:
-        if data is None:
+    for report_id, report in changes:
+        if report is None:
             continue
         await changelog.lock(conn)
-        kept, _ = distinct(msgspec.convert(data, ContactReport).calls())
-        inserted, before = await counting.hold(conn, origin, str(data["reporter_id"]), kept)
+        kept, _ = distinct(report.calls())
+        inserted, before = await counting.hold(conn, origin, report.reporter_id, kept)
         await counting.count(conn, [kept[i] for i in inserted], before)
-        # What the workers' in-memory counts add (positions in the logged report).
+        # What the workers' in-memory counts add: the positions of the new calls.
         await conn.execute(
-            "INSERT INTO contact_report_counted (origin, report_id, positions)"
-            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", origin, report_id, inserted)
+            "INSERT INTO contact_reports (id, origin, reporter_id, positions)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            report_id, origin, report.reporter_id, inserted)
+
+
+async def apply_remote_report(
+    conn: Connection, origin: str, report_id: str, report: ContactReport,
+) -> None:
+    await apply_remote_reports(conn, origin, [(report_id, report)])
 
 
 # ---- the allowance's counts ------------------------------------------------------------
@@ -213,8 +225,7 @@ async def create_agreement(
             agreement_id, await changelog.node_id(conn), actor.id, callee_hash, version,
             data.daily_limit, hours.start if hours else None, hours.end if hours else None,
             data.valid_to, now)
-        await changelog.append_one(conn, AGREEMENT, agreement_id,
-                                   msgspec.to_builtins(_record(row)))
+        await changelog.append_one(conn, AGREEMENT, agreement_id, _record(row))
         await record_evidence(conn, actor, AGREEMENT, agreement_id)
     return _agreement(row)
 
@@ -242,10 +253,9 @@ async def get_agreement(conn: Connection, actor: Actor, agreement_id: str) -> Ag
 
 
 async def apply_remote_agreement(
-    conn: Connection, origin: str, agreement_id: str, data: dict[str, Any],
+    conn: Connection, origin: str, agreement_id: str, a: AgreementRecord,
 ) -> None:
     """Hold a peer's agreement as its home node logged it (never over another origin's)."""
-    a = msgspec.convert(data, AgreementRecord)
     await conn.execute(
         "INSERT INTO contact_agreements (id, origin, lender_id, callee_hash, hash_version,"
         " daily_limit, hours_start, hours_end, valid_to, created_at)"
@@ -261,7 +271,7 @@ async def apply_remote_agreement(
 
 class Expired(msgspec.Struct, frozen=True):
     calls: int
-    peer_reports: int
+    reports: int
     agreements: int
     log_entries: int
 
@@ -279,9 +289,7 @@ async def expire(conn: Connection, retention_days: int, now: datetime | None = N
             return Expired(0, 0, 0, 0)
         calls = await conn.execute("DELETE FROM contacts WHERE started_at < $1", cutoff)
         counted = await conn.execute(
-            "DELETE FROM contact_report_counted r WHERE EXISTS (SELECT 1 FROM change_log c"
-            " WHERE c.origin = r.origin AND c.type = $1 AND c.record_id = r.report_id"
-            " AND c.recorded_at < $2)", REPORT, cutoff)
+            "DELETE FROM contact_reports WHERE recorded_at < $1", cutoff)
         agreements = await conn.execute(
             "DELETE FROM contact_agreements WHERE valid_to < $1", cutoff)
         logged = await conn.execute(

@@ -20,14 +20,16 @@ CREATE TABLE contacts (
 -- Rows arrive roughly in time order: a block range index serves the retention job.
 CREATE INDEX contacts_started_at ON contacts USING brin (started_at);
 
--- Which calls of a peer's report were new here (the rest this node held already): what
--- each worker's in-memory counts add up (registry/ledger/memory.py). Own reports log
--- only new calls and need no row.
-CREATE TABLE contact_report_counted (
-    origin    text      NOT NULL,
-    report_id text      NOT NULL,
-    positions integer[] NOT NULL,
-    PRIMARY KEY (origin, report_id)
+-- Every report held here (the record the change log names): whose it is, and for a peer's
+-- report which of its calls were new here (the rest this node held already), which is
+-- what each worker's in-memory counts add up (registry/ledger/memory.py). NULL: all of
+-- them (a node's own report logs only its new calls).
+CREATE TABLE contact_reports (
+    id          text      PRIMARY KEY,
+    origin      text      NOT NULL,
+    reporter_id text      NOT NULL,
+    positions   integer[],
+    recorded_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Per principal and day, for the console; holds no debtor.

@@ -30,7 +30,8 @@ from registry.db import Connection
 from registry.ledger.memory import TYPES as LEDGER_TYPES
 from registry.ledger.memory import LedgerMemory
 from registry.ledger.store import REPORT
-from registry.trace.index import TYPES, TraceIndex
+from registry.record_types import TRACE_TYPES
+from registry.trace.index import TraceIndex
 
 log = structlog.get_logger("registry.trace.feed")
 POLL_SECONDS = 1.0
@@ -47,14 +48,16 @@ WITH RECURSIVE o AS (
 )
 SELECT origin FROM o WHERE origin IS NOT NULL
 """
+# An upsert held without its data (it reached this node redacted) is nothing to apply:
+# its type is sent to the index as "" so that only the seq moves on.
 _AFTER = """
-SELECT c.seq, c.type, c.record_id,
+SELECT c.seq, CASE WHEN c.op = 'upsert' AND c.data IS NULL THEN '' ELSE c.type END AS type,
+       c.record_id,
        CASE WHEN c.type = ANY($3::text[]) AND (c.type <> $5 OR c.recorded_at >= $6)
             THEN c.data END AS data,
        r.positions
 FROM change_log c
-LEFT JOIN contact_report_counted r
-       ON c.type = $5 AND r.origin = c.origin AND r.report_id = c.record_id
+LEFT JOIN contact_reports r ON c.type = $5 AND r.id = c.record_id
 WHERE c.origin = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $4
 """
 _decode = msgspec.json.Decoder(dict[str, Any] | None)
@@ -103,7 +106,7 @@ class IndexFeed:
         """Apply every entry of `origin` after the last one applied; returns how many."""
         applied = 0
         ledger = self.ledger
-        types = [*TYPES, *LEDGER_TYPES] if ledger is not None else list(TYPES)
+        types = [*TRACE_TYPES, *LEDGER_TYPES] if ledger is not None else list(TRACE_TYPES)
         logged_since = datetime.fromtimestamp(ledger.logged_since if ledger is not None else 0,
                                               UTC)
         while True:
