@@ -102,9 +102,11 @@ async def test_the_window_at_its_edges(cast: Ledger) -> None:
     assert in_time["outside_window"] is False
 
 
-async def test_an_agreement_changes_its_lender_only(cast: Ledger) -> None:
-    c = cast
+async def test_an_agreement_changes_its_lender_only(operator: SignedClient) -> None:
+    c = await ledger_cast(operator, "+8613400000")  # its own: tests may run apart
     a1, b1 = number(c, c.agency1), number(c, c.other_agency)
+    await report(c.carrier, *[call(a1, at(f"{9 + n:02d}:00:00")) for n in range(4)],
+                 call(a1, at("15:00:00"), 0, "sms"))
     refused = await c.agency1.post("/v1/contacts/agreements", {
         "callee": DEBTOR, "daily_limit": 5, "valid_to": "2027-06-30T00:00:00+08:00"})
     assert refused.status_code == 403, refused.text
@@ -114,8 +116,8 @@ async def test_an_agreement_changes_its_lender_only(cast: Ledger) -> None:
     assert made.status_code == 201, made.text
     assert "callee" not in made.json()
     late = await allowance(c.carrier, a1, at("22:30:00"))
-    assert standing(late, c.lender) | {"connected_today": 0} == {
-        "id": c.lender.id, "connected_today": 0, "effective_today": 3, "limit": 5,
+    assert standing(late, c.lender) == {
+        "id": c.lender.id, "connected_today": 4, "effective_today": 4, "limit": 5,
         "agreed": True, "allowed": True, "sms_today": 1, "window_open": True}
     assert late["window"] == {"tz": "Asia/Shanghai", "start": "08:00", "end": "23:00",
                               "open": True}
@@ -137,12 +139,14 @@ async def test_an_agreement_changes_its_lender_only(cast: Ledger) -> None:
 
 async def test_trace_with_callee(cast: Ledger) -> None:
     a1 = number(cast, cast.agency1)
+    debtor = "+8613911112222"
+    await report(cast.carrier, *[call(a1, at(f"{9 + n:02d}:00:00"), callee=debtor)
+                                 for n in range(3)])
     target = f"/v1/trace/{quote(a1, safe='')}?at={quote(at('14:00:00'), safe='')}" \
-             f"&callee={quote(DEBTOR, safe='')}"
+             f"&callee={quote(debtor, safe='')}"
     answer = await cast.carrier.get(target)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["contact"]["allowed"] is False
-    assert answer.json()["contact"]["limit"] == 3
+    assert answer.json()["contact"] == {"connected_today": 3, "limit": 3, "allowed": False}
     assert answer.json()["principals"][0]["id"] == cast.lender.id
     plain = await cast.carrier.get(f"/v1/trace/{quote(a1, safe='')}")
     assert "contact" not in plain.json()
