@@ -68,7 +68,7 @@ async def test_no_debtor_number_in_database_or_logs(
     captured = capfd.readouterr()
     logs = captured.out + captured.err + caplog.text
     assert '"route":"/v1/contacts"' in logs  # the app's JSON log lines were captured
-    assert "contact_report_counted" in dump
+    assert "contact_reports" in dump
     assert "contact_report" in dump
     answers = " ".join(r.text for r in [taken, again, *refused])
     secrets_ = [*DEBTOR_FORMS, *OTHER_FORMS, "13912345678", "18612345678"]
