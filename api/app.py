@@ -32,6 +32,7 @@ from api.routes import (
     resources,
     risk,
     sync,
+    tlog,
     trace,
 )
 from api.settings import Settings
@@ -102,7 +103,8 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController, contacts.ContactController,
-            *sync.ROUTES, *console.ROUTES, openapi.asset_router(),
+            *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
+            openapi.asset_router(),
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,

@@ -16,6 +16,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.guards import READ_ONLY
 from api.state import NodeState, node_state
 from registry.ledger.memory import LedgerMemory
 from registry.trace.answer import Answers
@@ -26,8 +27,6 @@ log = structlog.get_logger("api.trace")
 EXTRA = "trace"
 FREEZE_ABOVE = 100_000
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-# POSTs that only read: nothing of theirs to apply.
-_READING_POSTS = frozenset({"/v1/trace", "/v1/contacts/allowance"})
 
 
 @dataclass
@@ -78,7 +77,10 @@ class WritesSeenByTrace(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         method = scope.get("method", "GET")
         path: str = scope["path"]
-        if method in _READS or not path.startswith("/v1/") or path in _READING_POSTS:
+        handler = scope.get("route_handler")
+        # A POST that only reads (a trace batch, a receipt, a check) writes nothing to apply.
+        reads = handler is not None and handler.opt.get(READ_ONLY, False)
+        if method in _READS or not path.startswith("/v1/") or reads:
             await next_app(scope, receive, send)
             return
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get, post
@@ -15,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
 from api.ledger_state import ask_allowance
+from api.routes.tlog import tiles
 from api.trace_state import trace_state
 from registry.errors import Invalid
 from registry.ledger.allowance import summary
@@ -24,6 +26,12 @@ from registry.trace.model import (
     TraceResult,
     TraceResults,
 )
+from sync import receipt_records
+
+
+class ReceiptRequest(msgspec.Struct, forbid_unknown_fields=True):
+    value: str
+    at: datetime | None = None
 
 _encode = msgspec.json.Encoder().encode
 
@@ -69,6 +77,23 @@ class TraceController(Controller):
             allowed = await ask_allowance(node, value, callee, moment)
             answer = answer[:-1] + b',"contact":' + _encode(summary(allowed)) + b"}"
         return Response(answer, media_type=MediaType.JSON)  # type: ignore[arg-type]
+
+    @post("/receipt", operation_id="TraceReceipt", status_code=HTTP_200_OK,
+          opt={READ_ONLY: True})
+    async def receipt(self, node: Node, data: JSONBody[ReceiptRequest]) -> dict[str, Any]:
+        """The §6 answer with a receipt: the node's JWS over it and the proofs of the records
+        it rests on (API.md §15, docs/tlog.md)."""
+        trace = trace_state(node)
+        moment = epoch_of(data.at)
+        await trace.feed.ensure_current()
+        answer = trace.answers.trace([data.value], moment)[0]
+        proven: receipt_records.ProvenCache = node.extras.setdefault(
+            "receipt_proofs", receipt_records.ProvenCache())
+        token = await receipt_records.build(
+            node.pool, answer, moment, node_id=node.node_id, key=node.node_key,
+            node_jwk=node.node_jwk, cache=tiles(node), proven=proven,
+            positions=trace.index.seqs)
+        return {**msgspec.to_builtins(answer), "receipt": token}
 
     @post("/", operation_id="TraceBatch", status_code=HTTP_200_OK, opt={READ_ONLY: True})
     async def trace_many(

@@ -6,7 +6,7 @@ Only the days from the day before the worker started are held (`since` on): a ca
 reported no earlier than five minutes before it starts, so reports logged before that
 cannot hold such calls and are skipped unread. Older days are asked of PostgreSQL.
 A peer's report counts here only for the calls that were new to this node when it was
-applied (`contact_report_counted`); the node's own reports log only new calls.
+applied (`contact_reports.positions`); the node's own reports log only new calls.
 """
 
 from __future__ import annotations
