@@ -189,11 +189,12 @@ def _guarded(command: Command) -> Command:
     return run
 
 
-def cmd_collector_key_rotate(args: argparse.Namespace) -> int:
-    """A new collector-hash key version; running workers pick it up when restarted."""
-    from registry.collectors import subject_hash
+def cmd_key_rotate(args: argparse.Namespace) -> int:
+    """A new key version for collector or debtor hashes; running workers pick it up when
+    restarted. Debtor keys are association-wide: copy the new file to every node."""
+    from registry import keyed_hash
 
-    version = subject_hash.rotate(_settings(args).data_dir / "secrets")
+    version = keyed_hash.rotate(_settings(args).data_dir / "secrets", args.purpose)
     print(json.dumps({"hash_version": version}))
     return 0
 
@@ -245,11 +246,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(op_totp)
     op_totp.set_defaults(run=_guarded(cmd_operator_credentials))
 
-    collector_key = commands.add_parser("collector-key", help="the collector id-hash secret")
-    key_commands = collector_key.add_subparsers(dest="collector_key_command", required=True)
-    rotate = key_commands.add_parser("rotate", help="make the next key version (old ones stay)")
-    common(rotate)
-    rotate.set_defaults(run=cmd_collector_key_rotate)
+    for purpose, what in (("collector", "the collector id-hash secret"),
+                          ("debtor", "the debtor number-hash secret (association-wide)")):
+        key = commands.add_parser(f"{purpose}-key", help=what)
+        key_commands = key.add_subparsers(dest=f"{purpose}_key_command", required=True)
+        rotate = key_commands.add_parser("rotate", help="make the next key version (old ones"
+                                         " stay)")
+        common(rotate)
+        rotate.set_defaults(run=cmd_key_rotate, purpose=purpose)
 
     def with_database(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
         return database(_settings(args))

@@ -31,6 +31,8 @@ class Settings(msgspec.Struct, kw_only=True):
     collector_checks_per_minute: int = 30
     # Published collector filings stop matching this many years after publication.
     collector_filing_years: int = 5
+    # The contact ledger forgets calls this many days after they were made (Art. 19).
+    contact_retention_days: int = 180
     max_body_bytes: int = 2 * 1024 * 1024
     pool_min: int = 2
     pool_max: int = 10
@@ -83,6 +85,7 @@ class Settings(msgspec.Struct, kw_only=True):
                 env.get("REGISTRY_CONSOLE_SECURE_COOKIES", "1").lower() not in ("0", "false", "no"),
             "collector_checks_per_minute": int(
                 env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
+            "contact_retention_days": int(env.get("REGISTRY_CONTACT_RETENTION_DAYS", "180")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),
             "db_timeout": float(env.get("REGISTRY_DB_TIMEOUT", "3")),
         }

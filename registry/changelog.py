@@ -97,6 +97,12 @@ def chain(origin: str, after_seq: int, after_hash: str, changes: Sequence[Change
     return entries
 
 
+async def lock(conn: Connection) -> None:
+    """Take the append lock now (it is held to the end of the transaction): for a write
+    that must see every other write of the node committed before it decides (a count)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+
+
 async def node_id(conn: Connection) -> str:
     value = await conn.fetchval("SELECT node_id FROM node_identity")
     if value is None:
@@ -110,7 +116,7 @@ async def append(conn: Connection, changes: Sequence[Change]) -> list[Entry]:
         raise RuntimeError("change-log appends must share the write's transaction")
     if not changes:
         return []
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+    await lock(conn)
     origin = await node_id(conn)
     head = await conn.fetchrow(
         "SELECT seq, hash FROM change_log WHERE origin = $1 ORDER BY seq DESC LIMIT 1", origin

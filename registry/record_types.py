@@ -17,6 +17,8 @@ from registry.collectors import store as collectors
 from registry.collectors.model import CollectorFilingRecord
 from registry.entrustments import store as entrustments
 from registry.entrustments.model import EntrustmentRecord
+from registry.ledger import store as ledger
+from registry.ledger.model import AgreementRecord, ContactReport
 from registry.members import store as members
 from registry.members.model import MemberRecord
 from registry.records import EVERY_MEMBER, NO_MEMBER, Peers, RecordType, parties
@@ -70,6 +72,14 @@ TABLE: tuple[RecordType[Any], ...] = (
     RecordType(risk.RECORD_TYPE, "risk_events", RiskEvent, risk.apply_remote,
                peers=Peers.ON_REQUEST, members=parties("reporter_id"), trace=False,
                author="reporter_id"),
+    # The contact ledger (API.md §12) counts calls across nodes, so every peer receives
+    # it; its records hold debtors' keyed hashes, which no endpoint shows: no member.
+    RecordType(ledger.REPORT, "contact_reports", ContactReport, ledger.apply_remote_report,
+               peers=Peers.DEFAULT, members=NO_MEMBER, trace=False, author="reporter_id",
+               apply_batch=ledger.apply_remote_reports),
+    RecordType(ledger.AGREEMENT, "contact_agreements", AgreementRecord,
+               ledger.apply_remote_agreement, peers=Peers.DEFAULT, members=NO_MEMBER,
+               trace=False, author="lender_id"),
 )
 
 BY_NAME: dict[str, RecordType[Any]] = {rt.name: rt for rt in TABLE}

@@ -47,6 +47,8 @@ ALTERED: dict[str, dict[str, Any]] = {
     "blackmarket_group": {"name": "forged", "indicators": []},
     "blackmarket_sighting": {"tlp": "red"},
     "risk_event": {"summary": "forged"},
+    "contact_report": {"durations": [0]},
+    "contact_agreement": {"daily_limit": 99},
 }
 
 

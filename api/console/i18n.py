@@ -13,6 +13,13 @@ LANGS = ("zh", "en")
 COOKIE = "lang"
 
 LABELS: dict[str, tuple[str, str]] = {
+    # The contact ledger (API.md §12).
+    "within_limit": ("限额内接通", "Connected within the limit"),
+    "over_limit": ("超限接通", "Connected over the limit"),
+    "not_connected": ("未接通", "Not connected"),
+    "sms": ("短信", "SMS"),
+    "outside_window": ("时段外", "Outside the hours"),
+    "ledger_chart": ("近30日每日通话", "Calls per day, last 30 days"),
     # Member kinds (API.md §4) and statuses (Article 18).
     "lender": ("贷款机构", "Lender"),
     "debt_buyer": ("债权受让机构", "Debt buyer"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -19,6 +20,8 @@ from api.state import NodeState
 from api.trace_state import trace_state
 from registry.collectors import stats as filing_stats
 from registry.console import audit
+from registry.ledger import rules as ledger_rules
+from registry.ledger import stats as ledger_stats
 from registry.members import stats
 from registry.risk import stats as risk_stats
 from sync import peers
@@ -58,12 +61,15 @@ async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Respo
                                 ("on_time", risk_counts["on_time"])]),
     ])
     federation = await sync_status(db, node.node_id)
+    today = ledger_rules.day_of(int(time.time()))
+    contacts = {"today": await ledger_stats.over_limit_since(db, today),
+                "month": await ledger_stats.over_limit_since(db, today - timedelta(days=29))}
     return page(request, "console/overview.html", federation=federation,
                 filing_counts=filing_counts,
                 risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,
                 member_total=sum(counts.values()),
-                resources=await _resources_panel(node, label))
+                resources=await _resources_panel(node, label), contacts=contacts)
 
 
 @get("/console/audit", include_in_schema=False)
