@@ -23,6 +23,8 @@ READ_ONLY = "read_only"
 # A write that only takes power away from its caller (revoking one of its own keys): a
 # suspended member may make it, so that a compromised key can always be revoked.
 DISARMING = "disarming"
+# A write a member not yet admitted may make (API.md v1.1): its own disclosure and keys.
+PENDING_MAY = "pending_may"
 
 
 def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
@@ -35,7 +37,9 @@ def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
 async def standing(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Removed members may do nothing; suspended ones may only read, and disarm."""
+    """Removed members may do nothing; suspended ones may only read, and disarm; pending
+    ones (not yet admitted) may read and keep their own disclosure and keys, which handlers
+    check."""
     user = connection.scope.get("user")
     if not isinstance(user, Actor) or user.role != "member":
         return
@@ -43,8 +47,13 @@ async def standing(
         raise Forbidden("this member was removed from the list", code="member_removed")
     method = connection.scope.get("method", "GET")
     is_read = method in READ_METHODS or handler.opt.get(READ_ONLY, False)
-    if user.status == "suspended" and not (is_read or handler.opt.get(DISARMING, False)):
+    if is_read:
+        return
+    if user.status == "suspended" and not handler.opt.get(DISARMING, False):
         raise Forbidden("this member is suspended and may only read", code="member_suspended")
+    if user.status == "pending" and not handler.opt.get(PENDING_MAY, False):
+        raise Forbidden("this member is not admitted yet: it may read and keep its own "
+                        "disclosure and keys", code="member_pending")
 
 
 async def operator_only(

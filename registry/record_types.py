@@ -16,7 +16,13 @@ from registry.blackmarket.model import Group, Sighting
 from registry.collectors import store as collectors
 from registry.collectors.model import CollectorFilingRecord
 from registry.entrustments import store as entrustments
-from registry.entrustments.model import EntrustmentRecord
+from registry.entrustments import supervision
+from registry.entrustments.model import (
+    Commitments,
+    EntrustmentRecord,
+    Evaluation,
+    RectificationRecord,
+)
 from registry.ledger import store as ledger
 from registry.ledger.model import AgreementRecord, ContactReport
 from registry.members import store as members
@@ -43,6 +49,18 @@ TABLE: tuple[RecordType[Any], ...] = (
     RecordType("entrustment", "entrustments", EntrustmentRecord, entrustments.apply_remote,
                peers=Peers.DEFAULT, members=parties("lender_id", "agency_id"), trace=True,
                author="lender_id"),
+    # Supervision of an agency (API.md §11): the agency's commitments, the lender's
+    # evaluations and rectifications. Every peer holding the entrustment needs them to
+    # answer it; in the feed, a member gets those that name it (the API shows more).
+    RecordType(supervision.COMMITMENTS, "entrustment_commitments", Commitments,
+               supervision.apply_remote_commitments, peers=Peers.DEFAULT,
+               members=parties("agency_id"), trace=False, author="agency_id"),
+    RecordType(supervision.EVALUATION, "agency_evaluations", Evaluation,
+               supervision.apply_remote_evaluation, peers=Peers.DEFAULT,
+               members=parties("lender_id"), trace=False, author="lender_id"),
+    RecordType(supervision.RECTIFICATION, "rectifications", RectificationRecord,
+               supervision.apply_remote_rectification, peers=Peers.DEFAULT,
+               members=parties("lender_id"), trace=False, author="lender_id"),
     # A resource is read by its supplier and its user (and the lenders that filed it, on
     # the regular endpoint: the feed leaves them out rather than look them up).
     RecordType(RESOURCE, "resources", ResourceRecord, resources.apply_remote_resource,

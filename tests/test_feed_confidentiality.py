@@ -64,6 +64,16 @@ async def shown(reader: SignedClient, change: dict[str, Any]) -> dict[str, Any] 
                 is not None)
     if kind == "blackmarket_sighting":
         return bool(data["reporter_id"] == reader.id)  # no endpoint reads one back
+    if kind == "rectification":
+        return await _reads(reader, f"/v1/rectifications/{record_id}") or False
+    if kind in ("entrustment_commitment", "agency_evaluation"):
+        # Shown inside the entrustment they belong to.
+        entrustment = await _reads(reader, f"/v1/entrustments/{data['entrustment_id']}")
+        if entrustment is None:
+            return False
+        if kind == "entrustment_commitment":
+            return entrustment["commitments"] or False
+        return next((v for v in entrustment["evaluations"] if v["id"] == record_id), False)
     raise AssertionError(f"no regular read known for {kind}: add it here")
 
 

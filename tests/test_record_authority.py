@@ -49,6 +49,9 @@ ALTERED: dict[str, dict[str, Any]] = {
     "risk_event": {"summary": "forged"},
     "contact_report": {"durations": [0]},
     "contact_agreement": {"daily_limit": 99},
+    "entrustment_commitment": {"commitments": ["confidentiality"]},
+    "agency_evaluation": {"grade": "A"},
+    "rectification": {"status": "closed", "outcome": "rectified", "closed_at": FORGED_AT},
 }
 
 

@@ -114,7 +114,15 @@ async def test_operators_list_late_reports_first_and_export_csv(
     exported = await operator.get(f"/v1/risk-events/export?since={quote(fresh['reported_at'])}")
     assert exported.status_code == 200, exported.text
     assert exported.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert [r["id"] for r in rows] == [fresh["id"], late["id"]]
-    assert rows[1]["late"] == "true"
-    assert rows[0]["summary"].startswith("'=")  # a formula in a report stays text
+    # Excel in Chinese: a BOM so it reads UTF-8, Chinese headers, Beijing times, 是/否.
+    assert exported.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [r["编号"] for r in rows] == [fresh["id"], late["id"]]
+    assert rows[1]["逾期报告"] == "是"
+    assert rows[0]["逾期报告"] == "否"
+    assert rows[0]["概要"].startswith("'=")  # a formula in a report stays text
+    assert rows[0]["报告机构编号"] == reporter.id
+    assert rows[0]["报告机构"].startswith("测试collection_agency")
+    assert rows[0]["报告机构类型"] == "催收机构"
+    reported = datetime.fromisoformat(fresh["reported_at"]).astimezone(BEIJING)
+    assert rows[0]["报告时间"] == reported.strftime("%Y-%m-%d %H:%M:%S")

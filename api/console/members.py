@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from api.console.entrustments import rows_for
 from api.console.session import operator_actor, signed_in
 from api.console.web import page, see_other
 from api.deps import Db, Node
@@ -18,9 +20,15 @@ from registry.console import audit
 from registry.console.names import names_of
 from registry.db import Connection
 from registry.entrustments import store as entrustments
-from registry.errors import Conflict, Invalid
+from registry.errors import Conflict, FieldError, Forbidden, Invalid
 from registry.members import rules, store
-from registry.members.model import SUBTYPES, StatusChange
+from registry.members.model import (
+    SUBTYPES,
+    ComplaintsPatch,
+    ContactPatch,
+    MemberPatch,
+    StatusChange,
+)
 from registry.resources import store as resource_store
 
 KINDS = ("lender", "debt_buyer", "collection_agency", "carrier")
@@ -48,15 +56,20 @@ async def member_list(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
 async def _member_page(
     request: Request[Any, Any, Any], db: Connection, node: NodeState, member_id: str, *,
     error: str | None = None, status_code: int = 200, reason: str = "",
+    disclosure_errors: list[FieldError] | None = None,
 ) -> Response[Any]:
     member = await store.get_member(db, member_id)
     return page(
         request, "console/member.html", status_code=status_code, member=member,
         next_statuses=[s for s in STATUSES if s in rules.TRANSITIONS.get(member.status, ())],
         has_subtypes=member.kind in SUBTYPES, error=error, reason=reason,
+        subtypes=sorted(SUBTYPES.get(member.kind, ())),
+        disclosure_errors=disclosure_errors,
         changed=request.query_params.get("changed") == "1",
+        disclosed=request.query_params.get("disclosed") == "1",
         audit_trail=await audit.recent(db, target_type="member", target_id=member_id),
-        names=await names_of(db, [e.by for e in member.history]),
+        names=await names_of(db, [*(e.by for e in member.history),
+                                  *(d.by for d in member.disclosure_history)]),
         extras=await member_extras(db, node, operator_actor(request), member_id),
     )
 
@@ -70,17 +83,12 @@ async def member_extras(
         *(await entrustments.list_entrustments(db, actor, lender_id=member_id, limit=200)).items,
         *(await entrustments.list_entrustments(db, actor, agency_id=member_id, limit=200)).items,
     ]
-    names = await names_of(db, [i for e in entrusted for i in (e.lender_id, e.agency_id)])
     resources = await resource_store.resources_of(db, member_id)
     trace = trace_state(node)
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))
     return {
-        "entrustments": [
-            {"principal": names.get(e.lender_id, e.lender_id),
-             "agency": names.get(e.agency_id, e.agency_id), "starts_on": e.starts_on,
-             "ends_on": e.ends_on, "parent_id": e.parent_id, "ended": e.ended}
-            for e in entrusted],
+        "entrustments": await rows_for(db, entrusted),
         "resources": [
             {"kind": r.kind, "value": r.value, "valid_from": r.valid_from,
              "valid_to": r.valid_to, "confirmed": r.confirmed,
@@ -117,4 +125,45 @@ async def member_status(
     return see_other(f"/console/members/{member_id}?changed=1")
 
 
-ROUTES = [member_list, member_detail, member_status]
+def _text(form: Any, name: str) -> str | None:
+    return str(form.get(name) or "").strip() or None
+
+
+def disclosure_from_form(form: Any, has_subtypes: bool) -> MemberPatch:
+    """The disclosure form as a PATCH of every field it shows (empty clears a field); only
+    values that differ become changes in the history."""
+    return MemberPatch(
+        name=str(form.get("name") or ""),
+        subtype=_text(form, "subtype") if has_subtypes else msgspec.UNSET,
+        contact=ContactPatch(**{f: _text(form, f"contact.{f}")
+                                for f in ContactPatch.__struct_fields__}),
+        complaints=ComplaintsPatch(**{f: _text(form, f"complaints.{f}")
+                                      for f in ComplaintsPatch.__struct_fields__}),
+    )
+
+
+@post("/console/members/{member_id:str}/disclosure", include_in_schema=False)
+async def member_disclosure(
+    request: Request[Any, Any, Any], db: Db, node: Node, member_id: FromPath[str]
+) -> Response[Any]:
+    """An operator corrects a disclosure (API.md §10), kept in the same history as PATCH."""
+    session = signed_in(request)
+    before = await store.get_member(db, member_id)
+    patch = disclosure_from_form(await request.form(), before.kind in SUBTYPES)
+    try:
+        async with db.transaction():
+            after = await store.update_disclosure(db, member_id, patch, operator_actor(request))
+            if len(after.disclosure_history) > len(before.disclosure_history):
+                await audit.record(db, session.operator_id, "member_disclosure", "member",
+                                   member_id,
+                                   {"fields": ", ".join(after.disclosure_history[-1].fields)})
+    except Invalid as refused:
+        return await _member_page(request, db, node, member_id, status_code=refused.status,
+                                  disclosure_errors=refused.errors)
+    except (Forbidden, Conflict) as refused:
+        return await _member_page(request, db, node, member_id, error=refused.code,
+                                  status_code=refused.status)
+    return see_other(f"/console/members/{member_id}?disclosed=1#h-disclosure")
+
+
+ROUTES = [member_list, member_detail, member_status, member_disclosure]

@@ -20,6 +20,7 @@ from api.state import NodeState
 from api.trace_state import trace_state
 from registry.collectors import stats as filing_stats
 from registry.console import audit
+from registry.entrustments import stats as supervision_stats
 from registry.ledger import rules as ledger_rules
 from registry.ledger import stats as ledger_stats
 from registry.members import stats
@@ -64,7 +65,10 @@ async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Respo
     today = ledger_rules.day_of(int(time.time()))
     contacts = {"today": await ledger_stats.over_limit_since(db, today),
                 "month": await ledger_stats.over_limit_since(db, today - timedelta(days=29))}
+    supervision = {**await supervision_stats.counts(db),
+                   "incomplete": await risk_stats.count_incomplete(db)}
     return page(request, "console/overview.html", federation=federation,
+                supervision=supervision,
                 filing_counts=filing_counts,
                 risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,

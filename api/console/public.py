@@ -41,7 +41,8 @@ async def check_page(request: Request[Any, Any, Any], db: Db, node: Node) -> Res
 async def lender_list(request: Request[Any, Any, Any], db: Db, node: Node) -> Response[Any]:
     await count_public_request(request, db, node)
     q = (request.query_params.get("q") or "").strip()[:100] or None
-    found = await members.list_members(db, kind="lender", status="active", q=q,
+    # Debt buyers disclose their agencies like lenders (Article 2).
+    found = await members.list_members(db, kinds=["lender", "debt_buyer"], status="active", q=q,
                                        cursor=request.query_params.get("cursor") or None,
                                        limit=PAGE_SIZE)
     return page(request, "public/lenders.html", lenders=found.items,
@@ -54,9 +55,7 @@ async def lender_page(
 ) -> Response[Any]:
     await count_public_request(request, db, node)
     disclosure = await entrustments.public_agencies(db, lender_id, entrustment_rules.today())
-    lender = await members.get_member(db, lender_id)
-    return page(request, "public/lender.html", disclosure=disclosure,
-                complaints=lender.complaints)
+    return page(request, "public/lender.html", disclosure=disclosure)
 
 
 ROUTES = [home, check_page, lender_list, lender_page]

@@ -107,10 +107,13 @@ async def _act_on_filing(
 @get("/console/risk-events", include_in_schema=False)
 async def risk_queue(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
     late_only = request.query_params.get("late") == "1"
+    incomplete_only = request.query_params.get("incomplete") == "1"
     found = await risk.list_events(db, operator_actor(request), late=True if late_only else None,
+                                   incomplete=True if incomplete_only else None,
                                    cursor=request.query_params.get("cursor") or None,
                                    limit=PAGE_SIZE)
     return page(request, "console/risk_events.html", events=found.items, late_only=late_only,
+                incomplete_only=incomplete_only,
                 next_cursor=found.next_cursor,
                 names=await names_of(db, [e.reporter_id for e in found.items]))
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from api.deps import CurrentActor, Db, PageLimit
-from api.guards import DISARMING, member_or_operator, operator_only
+from api.guards import DISARMING, PENDING_MAY, member_or_operator, operator_only
 from registry.actors import Actor
 from registry.errors import Forbidden
 from registry.members import store
-from registry.members.model import Member, MemberCreate, MemberPage, PublicKey, StatusChange
+from registry.members.model import (
+    Member,
+    MemberCreate,
+    MemberPage,
+    MemberPatch,
+    PublicKey,
+    StatusChange,
+)
 
 
 class MemberController(Controller):
@@ -40,6 +47,14 @@ class MemberController(Controller):
     async def get(self, db: Db, member_id: FromPath[str]) -> Member:
         return await store.get_member(db, member_id)
 
+    @patch("/{member_id:str}", operation_id="UpdateMemberDisclosure", opt={PENDING_MAY: True})
+    async def update(
+        self, db: Db, actor: CurrentActor, member_id: FromPath[str], data: JSONBody[MemberPatch]
+    ) -> Member:
+        """Keep a disclosure current (API.md §10): the member itself or an operator."""
+        _own_or_operator(actor, member_id)
+        return await store.update_disclosure(db, member_id, data, actor)
+
     @post("/{member_id:str}/status", operation_id="SetMemberStatus", guards=[operator_only],
           status_code=HTTP_200_OK)
     async def set_status(
@@ -47,7 +62,7 @@ class MemberController(Controller):
     ) -> Member:
         return await store.set_status(db, member_id, data, actor)
 
-    @post("/{member_id:str}/keys", operation_id="AddMemberKey")
+    @post("/{member_id:str}/keys", operation_id="AddMemberKey", opt={PENDING_MAY: True})
     async def add_key(
         self, db: Db, actor: CurrentActor, member_id: FromPath[str], data: JSONBody[dict[str, Any]]
     ) -> PublicKey:
@@ -55,7 +70,7 @@ class MemberController(Controller):
         return await store.add_key(db, member_id, data, actor)
 
     @delete("/{member_id:str}/keys/{kid:str}", operation_id="RevokeMemberKey",
-            status_code=HTTP_204_NO_CONTENT, opt={DISARMING: True})
+            status_code=HTTP_204_NO_CONTENT, opt={DISARMING: True, PENDING_MAY: True})
     async def revoke_key(
         self, db: Db, actor: CurrentActor, member_id: FromPath[str], kid: FromPath[str]
     ) -> None:
@@ -65,4 +80,4 @@ class MemberController(Controller):
 
 def _own_or_operator(actor: Actor, member_id: str) -> None:
     if not (actor.is_operator or actor.id == member_id):
-        raise Forbidden("only the member itself or an operator may manage its keys")
+        raise Forbidden("only the member itself or an operator may do this")

@@ -46,6 +46,39 @@ class MemberCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     keys: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
+class ContactPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A PATCH's contact: a field given replaces the value (null clears it), one left out
+    stays as it is (JSON merge patch, RFC 7396)."""
+
+    phone: str | msgspec.UnsetType | None = msgspec.UNSET
+    email: str | msgspec.UnsetType | None = msgspec.UNSET
+    address: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class ComplaintsPatch(ContactPatch, forbid_unknown_fields=True):
+    process: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class MemberPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """API.md §10: the member keeps its disclosure current; operators may also correct its
+    name and subtype. `kind` and `uscc` are named here only to be refused by name."""
+
+    contact: ContactPatch | msgspec.UnsetType = msgspec.UNSET
+    complaints: ComplaintsPatch | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+    subtype: str | msgspec.UnsetType | None = msgspec.UNSET
+    kind: object = msgspec.UNSET
+    uscc: object = msgspec.UNSET
+
+
+class DisclosureChange(msgspec.Struct, frozen=True):
+    """One change of a disclosure: when, by whom, and the fields it changed."""
+
+    at: datetime
+    by: str
+    fields: list[str]
+
+
 class StatusChange(msgspec.Struct, forbid_unknown_fields=True):
     status: MemberStatus
     reason: str
@@ -80,6 +113,7 @@ class MemberRecord(msgspec.Struct, kw_only=True):
     status: str
     created_at: datetime
     history: list[StatusEvent] = msgspec.field(default_factory=list)
+    disclosure_history: list[DisclosureChange] = msgspec.field(default_factory=list)
 
 
 class Member(MemberRecord, kw_only=True):

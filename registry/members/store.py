@@ -15,9 +15,11 @@ from registry.members import rules
 from registry.members.model import (
     Complaints,
     Contact,
+    DisclosureChange,
     Member,
     MemberCreate,
     MemberPage,
+    MemberPatch,
     MemberRecord,
     PublicKey,
     StatusChange,
@@ -30,7 +32,7 @@ RECORD_TYPE = "member"
 
 _SELECT_MEMBER = """
 SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaints,
-       m.status, m.created_at
+       m.status, m.created_at, m.disclosure_history
 FROM members m
 """
 
@@ -42,6 +44,7 @@ def _member(row: asyncpg.Record) -> Member:
         contact=msgspec.convert(row["contact"], Contact),
         complaints=msgspec.convert(row["complaints"], Complaints),
         status=row["status"], created_at=row["created_at"],
+        disclosure_history=msgspec.convert(row["disclosure_history"], list[DisclosureChange]),
     )
 
 
@@ -53,7 +56,7 @@ def log_data(member: Member) -> MemberRecord:
 # A member with its history and keys in one round trip.
 _GET_MEMBER = """
 SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaints,
-       m.status, m.created_at,
+       m.status, m.created_at, m.disclosure_history,
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
                 'status', h.status, 'reason', h.reason, 'at', h.at, 'by', h.by) ORDER BY h.n),
                 '[]')
@@ -132,11 +135,39 @@ async def set_status(
     async with conn.transaction():
         row = await _lock_home_member(conn, member_id)
         rules.check_transition(row["status"], change.status)
+        rules.check_admission(await get_member(conn, member_id), change.status)
         await conn.execute(
             "UPDATE members SET status = $2, updated_at = now() WHERE id = $1",
             member_id, change.status,
         )
         await _add_history(conn, member_id, change.status, reason, actor.id)
+        member = await get_member(conn, member_id)
+        await changelog.append_one(conn, RECORD_TYPE, member_id, log_data(member))
+        await record_evidence(conn, actor, RECORD_TYPE, member_id)
+    return member
+
+
+async def update_disclosure(
+    conn: Connection, member_id: str, patch: MemberPatch, actor: Actor
+) -> Member:
+    """API.md §10: the new values take effect at once; each change is kept with who and when."""
+    async with conn.transaction():
+        await _lock_home_member(conn, member_id)
+        member = await get_member(conn, member_id)
+        rules.check_patch(member, patch, actor.is_operator)
+        after, changed = rules.patched(member, patch)
+        if not changed:
+            return member
+        change = {"at": (await conn.fetchval("SELECT now()")).isoformat(), "by": actor.id,
+                  "fields": changed}
+        await conn.execute(
+            """UPDATE members SET name = $2, subtype = $3, contact = $4, complaints = $5,
+                   disclosure_history = disclosure_history || jsonb_build_array($6::jsonb),
+                   updated_at = now()
+               WHERE id = $1""",
+            member_id, after["name"], after["subtype"], after["contact"], after["complaints"],
+            change,
+        )
         member = await get_member(conn, member_id)
         await changelog.append_one(conn, RECORD_TYPE, member_id, log_data(member))
         await record_evidence(conn, actor, RECORD_TYPE, member_id)
@@ -178,6 +209,7 @@ async def revoke_key(conn: Connection, member_id: str, kid: str, actor: Actor) -
 async def list_members(
     conn: Connection, *, kind: str | None = None, status: str | None = None,
     q: str | None = None, cursor: str | None = None, limit: int = 50,
+    kinds: list[str] | None = None,
 ) -> MemberPage:
     after_at, after_id = decode_time_cursor(cursor)
     pattern = None
@@ -190,8 +222,9 @@ async def list_members(
           AND ($2::text IS NULL OR m.status = $2)
           AND ($3::text IS NULL OR m.name ILIKE $3 OR m.uscc = upper($4))
           AND ($5::timestamptz IS NULL OR (m.created_at, m.id) > ($5, $6))
+          AND ($8::text[] IS NULL OR m.kind = ANY($8))
         ORDER BY m.created_at, m.id LIMIT $7""",
-        kind, status, pattern, q, after_at, after_id, limit + 1,
+        kind, status, pattern, q, after_at, after_id, limit + 1, kinds,
     )
     items = [_member(r) for r in rows[:limit]]
     next_cursor = None
@@ -207,15 +240,16 @@ async def apply_remote(
     """Hold a peer's member as its home node last logged it; its history only with it."""
     held = await conn.fetchval(
         """INSERT INTO members (id, origin, kind, subtype, name, uscc, contact, complaints,
-                                status, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                                status, created_at, updated_at, disclosure_history)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11)
            ON CONFLICT (id) DO UPDATE SET kind = $3, subtype = $4, name = $5, uscc = $6,
-               contact = $7, complaints = $8, status = $9, updated_at = now()
+               contact = $7, complaints = $8, status = $9, updated_at = now(),
+               disclosure_history = $11
            WHERE members.origin = $2
            RETURNING id""",
         member_id, origin, member.kind, member.subtype, member.name, member.uscc,
         msgspec.to_builtins(member.contact), msgspec.to_builtins(member.complaints),
-        member.status, member.created_at,
+        member.status, member.created_at, msgspec.to_builtins(member.disclosure_history),
     )
     if held is None:
         return  # another origin's member: not this peer's to change, nor its history

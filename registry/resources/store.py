@@ -79,6 +79,18 @@ async def resources_of(conn: Connection, member_id: str, limit: int = 200) -> li
     return [_resource(r) for r in rows]
 
 
+async def resources_filed_under(
+    conn: Connection, entrustment_id: str, limit: int = 200
+) -> list[Resource]:
+    """The agency's resources its lender filed under one entrustment (the entrustment page)."""
+    rows = await conn.fetch(
+        _SELECT_RESOURCE + " JOIN resource_filings f ON f.resource_id = r.id"
+        " WHERE f.entrustment_id = $1 ORDER BY r.created_at DESC, r.id LIMIT $2",
+        entrustment_id, limit,
+    )
+    return [_resource(r) for r in rows]
+
+
 async def get_resource(conn: Connection, resource_id: str, actor: Actor) -> Resource:
     resource = await fetch(conn, resource_id)
     if actor.is_operator or actor.id in (resource.supplier_id, resource.assignee_id):

@@ -29,11 +29,17 @@ class RiskEventCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     situation: Text | None = None
     impact: Text | None = None
     measures: Text | None = None
+    # The institution the event concerns (涉事机构); the reporter itself when not given.
+    institution_id: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
 class RiskUpdateCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A follow-up; it may also supply what the first report left out (Article 24)."""
+
     summary: Text
+    cause: Text | None = None
     situation: Text | None = None
+    impact: Text | None = None
     measures: Text | None = None
 
 
@@ -41,8 +47,16 @@ class RiskUpdate(msgspec.Struct, frozen=True, kw_only=True):
     at: datetime
     by: str
     summary: str
+    cause: str | None = None
     situation: str | None = None
+    impact: str | None = None
     measures: str | None = None
+
+
+class RiskForward(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An operator's note that a report went on to the regulator, and to which one."""
+
+    to: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 class RiskEvent(msgspec.Struct, kw_only=True):
@@ -61,6 +75,17 @@ class RiskEvent(msgspec.Struct, kw_only=True):
     impact: str | None
     measures: str | None
     updates: list[RiskUpdate] = msgspec.field(default_factory=list)
+    institution_id: str | None = None
+    # Any of cause, situation, impact, measures still missing (Article 24(一)).
+    incomplete: bool = False
+    # A personal-data breach an agency reports: when its lenders must have heard of it
+    # (discovered_at + 24 h, Article 21(二)); None for every other report.
+    lender_due_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    forwarded_at: datetime | None = None
+    forwarded_by: str | None = None
+    forwarded_to: str | None = None
 
 
 class RiskEventPage(msgspec.Struct):

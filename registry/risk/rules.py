@@ -25,3 +25,17 @@ def check_text(field: str, text: str) -> str:
     if not text:
         raise Invalid.field(field, "required")
     return text
+
+
+# Article 21(二): an agency tells the lenders it works for of a personal-data incident
+# within 24 hours.
+TELL_LENDERS_WITHIN = timedelta(hours=24)
+BREACH = "personal_data_breach"
+AGENCY_KIND = "collection_agency"
+
+
+def lender_due_at(category: str, reporter_kind: str, discovered_at: datetime) -> datetime | None:
+    """When the reporter's lenders must have heard of it; None unless an agency's breach."""
+    if category != BREACH or reporter_kind != AGENCY_KIND:
+        return None
+    return discovered_at + TELL_LENDERS_WITHIN

@@ -12,3 +12,8 @@ async def count_late_and_on_time(conn: Connection) -> dict[str, int]:
     for r in rows:
         counts["late" if r["late"] else "on_time"] += int(r["n"])
     return counts
+
+
+async def count_incomplete(conn: Connection) -> int:
+    """Reports still missing any of cause, situation, impact, measures (Article 24)."""
+    return int(await conn.fetchval("SELECT count(*) FROM risk_events WHERE incomplete"))

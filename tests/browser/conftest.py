@@ -16,11 +16,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
+from tests.support.console import ConsoleLogin
 
 CHROMIUM = os.environ.get("REGISTRY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -112,3 +114,15 @@ async def screenshot(tab: Any, name: str) -> None:
 
 async def settle() -> None:
     await asyncio.sleep(0)
+
+
+async def sign_in_console(tab: Any, who: ConsoleLogin, db: asyncpg.Connection,
+                          code: str | None = None) -> None:
+    # Each test signs in afresh; a TOTP code is good once, so forget the last one used.
+    await db.execute("UPDATE operator_credentials SET totp_last_step = 0")
+    await tab.goto("/console")
+    await tab.get_by_label("账号").fill(who.login)
+    await tab.get_by_label("密码").fill(who.password)
+    await tab.get_by_label("动态验证码（6位）").fill(code or who.code())
+    await tab.get_by_role("button", name="登录").click()
+    await tab.wait_for_load_state()

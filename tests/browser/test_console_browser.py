@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from tests.browser.conftest import screenshot
+from tests.browser.conftest import sign_in_console as _sign_in
 from tests.support.client import SignedClient
 from tests.support.console import ConsoleLogin, make_console_operator
 from tests.support.factories import admit_member
@@ -22,18 +23,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 async def staff(db: asyncpg.Connection, data_dir: Path) -> ConsoleLogin:
     return await make_console_operator(db, data_dir, "王审核")
-
-
-async def _sign_in(tab: Any, who: ConsoleLogin, db: asyncpg.Connection,
-                   code: str | None = None) -> None:
-    # Each test signs in afresh; a TOTP code is good once, so forget the last one used.
-    await db.execute("UPDATE operator_credentials SET totp_last_step = 0")
-    await tab.goto("/console")
-    await tab.get_by_label("账号").fill(who.login)
-    await tab.get_by_label("密码").fill(who.password)
-    await tab.get_by_label("动态验证码（6位）").fill(code or who.code())
-    await tab.get_by_role("button", name="登录").click()
-    await tab.wait_for_load_state()
 
 
 async def test_sign_in_with_password_and_totp(

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.test_console_browser import _sign_in
+from tests.browser.conftest import sign_in_console as _sign_in
 from tests.support.client import SignedClient
 from tests.support.console import ConsoleLogin, make_console_operator
 from tests.support.ledger import call, ledger_cast, report, shanghai_day

@@ -33,5 +33,8 @@ class SignedClient:
     async def post(self, target: str, json: Any = None, **claims: Any) -> httpx.Response:
         return await self.request("POST", target, json=json, **claims)
 
+    async def patch(self, target: str, json: Any = None, **claims: Any) -> httpx.Response:
+        return await self.request("PATCH", target, json=json, **claims)
+
     async def delete(self, target: str, **claims: Any) -> httpx.Response:
         return await self.request("DELETE", target, **claims)

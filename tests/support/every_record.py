@@ -23,6 +23,7 @@ MADE = frozenset({
     "member", "entrustment", "resource", "resource_confirmation", "resource_filing",
     "collector_filing", "blackmarket_group", "blackmarket_sighting", "risk_event",
     "contact_report", "contact_agreement",
+    "entrustment_commitment", "agency_evaluation", "rectification",
 })
 
 
@@ -55,6 +56,22 @@ async def _ok(answering: Awaitable[httpx.Response]) -> dict[str, object]:
     return made
 
 
+async def _supervise(e: EveryRecord, entrustment_id: str) -> None:
+    """The agency's commitments, the lender's evaluation and rectification (API.md §11)."""
+    target = f"/v1/entrustments/{entrustment_id}"
+    signed = await _ok(e.agency.post(f"{target}/commitments", {"commitments": [
+        "no_subcontracting", "confidentiality", "accept_supervision", "accept_regulators"]}))
+    e.add("entrustment_commitment", str(signed["id"]))
+    evaluation = await _ok(e.lender.post(f"{target}/evaluations", {
+        "period_end": "2026-06-30", "grade": "B", "summary": "半年度",
+        "scores": {"compliance": 80, "effectiveness": 80, "data_security": 80, "records": 80,
+                   "complaints": 80}}))
+    e.add("agency_evaluation", str(evaluation["id"]))
+    rectification = await _ok(e.lender.post(f"{target}/rectifications", {
+        "cause": "consumer_harm", "due_on": "2099-12-31", "summary": "整改"}))
+    e.add("rectification", str(rectification["id"]))
+
+
 async def make_every_record(operator: SignedClient, numbers: str = "+86133001330") -> EveryRecord:
     """Records of every type among two lenders' and two agencies' business."""
     e = EveryRecord(
@@ -78,6 +95,7 @@ async def make_every_record(operator: SignedClient, numbers: str = "+86133001330
     e.add("resource_confirmation", f"rc:{used['id']}:{e.agency.id}")
     await file(e.lender, str(used["id"]), str(mine["id"]))
     e.add("resource_filing", f"rf:{used['id']}:{mine['id']}")
+    await _supervise(e, str(mine["id"]))
     filing = await _ok(e.agency.post("/v1/collector-filings", filing_body(make_prc_id())))
     e.add("collector_filing", str(filing["id"]))
     for reporter, tlp in ((e.agency, "green"), (e.lender, "amber")):
