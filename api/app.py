@@ -21,6 +21,7 @@ from api.routes import (
     blackmarket,
     collectors,
     entrustments,
+    events,
     members,
     node,
     public,
@@ -32,6 +33,7 @@ from api.routes import (
 from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
+from api.webhooks.dispatcher import webhook_lifespan
 from registry import db, ratelimit
 from registry.migrate import migrate
 from registry.node import ensure_node_id
@@ -90,13 +92,14 @@ def create_app(settings: Settings) -> Litestar:
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
             *sync.ROUTES, *console.ROUTES,
+            events.EventController, events.WebhookController,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[RequestLogMiddleware(), SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
+        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan, webhook_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

@@ -7,12 +7,24 @@ from datetime import datetime, timedelta
 from registry.errors import Invalid
 
 REPORT_WITHIN = timedelta(hours=48)
+# Article 21(二): an agency tells its lenders of a personal-data incident within 24 hours.
+TELL_LENDERS_WITHIN = timedelta(hours=24)
+SHARED_CATEGORY = "personal_data_breach"
 # Clocks differ a little; a discovery a few minutes "ahead" of ours is not an error.
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 def due_at(discovered_at: datetime) -> datetime:
     return discovered_at + REPORT_WITHIN
+
+
+def lender_due_at(discovered_at: datetime) -> datetime:
+    return discovered_at + TELL_LENDERS_WITHIN
+
+
+def shared_with_lenders(category: str, reporter_kind: str | None) -> bool:
+    """A breach an agency reports concerns every lender that entrusts it (API.md §11)."""
+    return category == SHARED_CATEGORY and reporter_kind == "collection_agency"
 
 
 def check_discovery(discovered_at: datetime, now: datetime) -> None:

@@ -20,6 +20,8 @@ from registry.actors import Actor, record_evidence
 from registry.changelog import Change
 from registry.db import Connection
 from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from registry.events import model as events
+from registry.events.outbox import emit_all
 from registry.ids import new_id
 from registry.records import refuse_foreign
 from registry.trace.index import CONFIRMATION, FILING, RESOURCE, confirmation_id, filing_id
@@ -188,6 +190,13 @@ async def supply(conn: Connection, items: Sequence[ResourceSupply], actor: Actor
                                       for r in resources])
         for resource in resources:
             await record_evidence(conn, actor, RESOURCE, resource.id)
+        # Each assignee is told, so that it confirms (or disowns) the number.
+        await emit_all(conn, [events.Draft(
+            events.RESOURCE_SUPPLIED, events.Subject(RESOURCE, r.id),
+            events.ResourceSupplied(resource_id=r.id, kind=r.kind, value=r.value,
+                                    supplier_id=r.supplier_id, valid_from=r.valid_from,
+                                    valid_to=r.valid_to),
+            (r.assignee_id,)) for r in resources])
     return resources
 
 
