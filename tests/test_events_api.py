@@ -120,7 +120,8 @@ async def test_a_reviewed_filing_and_a_shared_breach_are_told(operator: SignedCl
 
     agency_events = (await events_of(c.agency))["items"]
     review = [e for e in agency_events if e["type"] == "filing.reviewed"]
-    assert [(e["data"]["decision"], e["data"]["reason"]) for e in review] == [("reject", "证据不足")]
+    assert [(e["data"]["decision"], e["data"]["reason"]) for e in review] \
+        == [("reject", "证据不足")]
     shared = [e for e in (await events_of(c.lender))["items"] if e["type"] == "risk_event.shared"]
     assert len(shared) == 1
     assert shared[0]["data"]["lender_due_at"] == "2026-11-29T00:00:00Z"  # discovered + 24 h
@@ -154,9 +155,11 @@ async def test_a_webhook_delivery_is_signed_per_standard_webhooks(
             if status["delivered"] == 1:
                 break
             await asyncio.sleep(0.05)
-        assert status["delivered"] == 1 and status["pending"] == 0
+        assert status["delivered"] == 1
+        assert status["pending"] == 0
     row = await db.fetchrow("SELECT secret FROM webhooks WHERE member_id = $1", member.id)
-    assert row is not None and made["secret"] not in row["secret"]  # sealed at rest
+    assert row is not None
+    assert made["secret"] not in row["secret"]
 
 
 async def test_a_receiver_answering_500_gets_retries_under_one_id(
@@ -170,7 +173,8 @@ async def test_a_receiver_answering_500_gets_retries_under_one_id(
         assert {r.headers["webhook-id"] for r in got} == {got[0].headers["webhook-id"]}
         assert [r.answered for r in got] == [500, 500, 204]
         # Not at once: after the backoff (0.1 s, then 0.2 s).
-        assert got[1].at - got[0].at >= 0.09 and got[2].at - got[1].at >= 0.19
+        assert got[1].at - got[0].at >= 0.09
+        assert got[2].at - got[1].at >= 0.19
         for r in got:
             Webhook(made["secret"]).verify(r.body, r.headers)
         await asyncio.sleep(0.3)
@@ -209,7 +213,8 @@ async def test_webhook_secret_rotation_signs_with_both_for_a_while(
         rotated = await member.post(f"/v1/members/{member.id}/webhook/rotate")
         assert rotated.status_code == 200, rotated.text
         second = rotated.json()["secret"]
-        assert second != first["secret"] and rotated.json()["previous_secret_until"]
+        assert second != first["secret"]
+        assert rotated.json()["previous_secret_until"]
         await set_status(operator, member, "suspended")
         [delivery] = await receiver.arrived(1)
         Webhook(first["secret"]).verify(delivery.body, delivery.headers)

@@ -4,7 +4,7 @@ receiver, each answered 2xx exactly once under its own id, and nothing is sent t
 
 from __future__ import annotations
 
-import time
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ async def test_a_killed_node_delivers_after_restart_once_per_id(
         with served_registry(tmp_path / "second", database_url=database_url, node_id=NODE_ID,
                              data_dir=data_dir, ready_within=60):
             receiver.wait_for(3, within=20)
-            time.sleep(1.0)  # five polls and backoffs more: nothing further may come
+            await asyncio.sleep(1.0)  # five polls and backoffs more: nothing further may come
             assert sorted(receiver.ids_answered_2xx()) == sorted(events)
             assert len(receiver.received) == 3
             assert receiver.received[0].headers["webhook-id"] in events

@@ -1,9 +1,9 @@
 """The webhook worker every node process runs: a few delivery slots that each claim one
 due delivery at a time from the PostgreSQL outbox and post it (registry/events/deliveries).
 
-Slots wake when an event with a delivery commits (LISTEN) and otherwise poll. A slot never
-takes a second delivery for a member whose receiver another slot of this process is
-waiting on, so a receiver that hangs holds one slot for at most the time-out, never the
+Slots sleep until a look at the outbox (every `webhook_poll_seconds`) finds a delivery
+due. A slot never takes a second delivery for a member whose receiver another slot of this
+process is waiting on, so a receiver that hangs holds one slot for at most the time-out, never the
 others. Any failure of the database is logged and retried: the worker never dies.
 """
 
@@ -27,8 +27,7 @@ from api.webhooks.targets import TargetRefused, parse
 from registry import db
 from registry.console.sealing import load_or_create_key
 from registry.events import signing
-from registry.events.deliveries import Backoff, Due, Outcome, claim, record
-from registry.events.outbox import DELIVERY_CHANNEL
+from registry.events.deliveries import Backoff, Due, Outcome, any_due, claim, record
 
 log = structlog.get_logger("api.webhooks")
 EXTRA = "webhooks"
@@ -51,35 +50,30 @@ class Dispatcher:
         self._claiming = asyncio.Lock()
         self._wake = asyncio.Event()
 
-    def wake(self, *_: object) -> None:
+    def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
+    async def run(self, watch: asyncpg.Pool) -> None:
         slots = [asyncio.create_task(self._slot())
                  for _ in range(self.settings.webhook_concurrency)]
         try:
-            await self._listen()
+            await self._pace(watch)
         finally:
             for slot in slots:
                 slot.cancel()
             await asyncio.gather(*slots, return_exceptions=True)
 
-    async def _listen(self) -> None:
-        """Hold a LISTEN connection (re-made after a failure); wake the slots on notice."""
+    async def _pace(self, watch: asyncpg.Pool) -> None:
+        """Wake the slots when a delivery is due. The look is one index probe on the node's
+        own pool, so an idle process holds no connection for webhooks at all."""
         while True:
             try:
-                conn = await db.connect(str(self.settings.database_url))
-                try:
-                    await conn.add_listener(DELIVERY_CHANNEL, self.wake)
-                    self.wake()  # deliveries may have come due while not listening
-                    while not conn.is_closed():
-                        await asyncio.sleep(self.settings.webhook_poll_seconds)
-                        self.wake()  # retries come due without a notice
-                finally:
-                    await conn.close()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("webhook_listen_failed", exc_info=True)
-                await asyncio.sleep(self.settings.webhook_poll_seconds)
+                async with watch.acquire() as conn:
+                    if await any_due(conn):
+                        self.wake()
+            except Exception:  # the database may be away for a while: look again later
+                log.warning("webhook_watch_failed", exc_info=True)
+            await asyncio.sleep(self.settings.webhook_poll_seconds)
 
     async def _slot(self) -> None:
         while True:
@@ -90,9 +84,7 @@ class Dispatcher:
                 delivered = False
             if not delivered:
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.webhook_poll_seconds):
-                        await self._wake.wait()
+                await self._wake.wait()
 
     async def deliver_one(self) -> bool:
         """Claim, post and record one due delivery; False when none was due."""
@@ -134,11 +126,13 @@ async def webhook_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     node: NodeState = app.state.node
     settings = node.settings
     key = load_or_create_key(settings.webhook_key_file)
-    pool = await db.create_pool(str(settings.database_url), 1,
-                                max(1, settings.webhook_concurrency))
+    # Connections only while delivering: idle ones close after a few seconds.
+    pool = await db.create_pool(str(settings.database_url), 0,
+                                max(1, settings.webhook_concurrency),
+                                max_inactive_connection_lifetime=5.0)
     dispatcher = Dispatcher(pool, settings, key)
     node.extras[EXTRA] = dispatcher
-    task = asyncio.create_task(dispatcher.run())
+    task = asyncio.create_task(dispatcher.run(node.pool))
     try:
         yield
     finally:

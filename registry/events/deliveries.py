@@ -76,6 +76,13 @@ FOR UPDATE OF d SKIP LOCKED
 """
 
 
+async def any_due(conn: Connection) -> bool:
+    due: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM webhook_deliveries"
+        " WHERE state = 'pending' AND next_attempt_at <= now())")
+    return due
+
+
 async def claim(conn: Connection, key: bytes, busy: Sequence[str]) -> Due | None:
     """Lock one due delivery for this transaction (none of a member in `busy`, whose
     receiver this worker is already waiting on)."""

@@ -20,9 +20,6 @@ from registry.events.model import Draft, Event, EventPage, Subject
 from registry.ids import new_id
 from registry.paging import decode_cursor, encode_cursor
 
-# Listeners (the webhook dispatchers of every worker) wake up on this at commit.
-DELIVERY_CHANNEL = "webhook_deliveries"
-
 _EMIT = """
 WITH made AS (
     INSERT INTO events (id, recipient, type, subject_type, subject_id, data, once_key)
@@ -36,7 +33,6 @@ WITH made AS (
 INSERT INTO webhook_deliveries (event_seq, member_id)
 SELECT made.seq, made.recipient FROM made JOIN webhooks w ON w.member_id = made.recipient
 WHERE cardinality(w.types) = 0 OR made.type = ANY (w.types)
-RETURNING event_seq
 """
 _encode = msgspec.json.Encoder().encode
 
@@ -65,9 +61,7 @@ async def emit_all(conn: Connection, drafts: Sequence[Draft]) -> None:
     if not columns[0]:
         return
     await changelog.hold_append_lock(conn)
-    deliveries = await conn.fetch(_EMIT, *columns)
-    if deliveries:
-        await conn.execute("SELECT pg_notify($1, '')", DELIVERY_CHANNEL)
+    await conn.execute(_EMIT, *columns)
 
 
 async def list_events(
