@@ -20,6 +20,7 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     blackmarket,
     collectors,
+    complaints,
     entrustments,
     events,
     members,
@@ -93,6 +94,7 @@ def create_app(settings: Settings) -> Litestar:
             trace.TraceController, public.PublicController,
             *sync.ROUTES, *console.ROUTES,
             events.EventController, events.WebhookController,
+            complaints.ComplaintController, complaints.PublicComplaintController,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,

@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, kw_only=True):
     # Complaints (API.md §13): how long a member has to answer one. Association policy:
     # the guideline sets no figure; 24 h is what the association asks of its members.
     complaint_respond_hours: float = 24.0
+    # Public complaint reports per client address and hour, on top of the public budget.
+    public_complaints_per_hour: int = 10
     # Webhooks (API.md §14). Loopback (and plain http to it) only where a test asks for it.
     webhook_allow_http_loopback: bool = False
     webhook_timeout_seconds: float = 10.0
@@ -85,6 +87,8 @@ class Settings(msgspec.Struct, kw_only=True):
             "collector_checks_per_minute": int(
                 env.get("REGISTRY_COLLECTOR_CHECKS_PER_MINUTE", "30")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),
+            "public_complaints_per_hour": int(
+                env.get("REGISTRY_PUBLIC_COMPLAINTS_PER_HOUR", "10")),
             **_floats(env, {
                 "complaint_respond_hours": "REGISTRY_COMPLAINT_RESPOND_HOURS",
                 "webhook_timeout_seconds": "REGISTRY_WEBHOOK_TIMEOUT_SECONDS",

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from registry.blackmarket import store as blackmarket
 from registry.collectors import store as collectors
+from registry.complaints import store as complaints
 from registry.db import Connection
 from registry.entrustments import store as entrustments
 from registry.members import store as members
@@ -48,6 +49,9 @@ APPLIERS: dict[str, Replica] = {
     "resource_confirmation": Replica(
         "resource_confirmations", resources.apply_remote_confirmation),
     "resource_filing": Replica("resource_filings", resources.apply_remote_filing),
+    complaints.RECORD_TYPE: Replica("complaints", complaints.apply_remote),
+    complaints.RESPONSE_TYPE: Replica(
+        "complaint_responses", complaints.apply_remote_response),
 }
 BATCH_APPLIERS: dict[str, BatchApplier] = {
     "resource": apply_remote_resources,

@@ -19,12 +19,16 @@ from registry.entrustments.model import PublicAgencies
 from registry.trace.model import PublicCheck
 
 
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def count_public_request(
     request: Request[Any, Any, Any], db: Connection, node: NodeState
 ) -> None:
     """One request against the client address's public budget (API and public pages alike)."""
-    client = request.client.host if request.client else "unknown"
-    await ratelimit.hit(db, f"public:{client}", node.settings.public_rate_per_minute)
+    await ratelimit.hit(db, f"public:{client_address(request)}",
+                        node.settings.public_rate_per_minute)
 
 
 async def public_check(node: NodeState, value: str) -> PublicCheck:
