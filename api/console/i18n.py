@@ -79,6 +79,15 @@ LABELS: dict[str, tuple[str, str]] = {
     "green": ("TLP:GREEN", "TLP:GREEN"),
     "amber": ("TLP:AMBER", "TLP:AMBER"),
     "red": ("TLP:RED", "TLP:RED"),
+    # Complaints (API.md §13).
+    "time": ("违规时段催收", "Outside permitted hours"),
+    "frequency": ("频繁催收", "Too frequent"),
+    "abuse": ("辱骂、威胁", "Abuse or threats"),
+    "third_party": ("骚扰第三人", "Third parties contacted"),
+    "impersonation": ("冒充身份", "Impersonation"),
+    "open": ("待答复", "Awaiting answer"),
+    "resolved": ("已解决", "Resolved"),
+    "forwarded": ("已转办", "Forwarded"),
     # Console audit actions.
     "sign_in": ("登录", "Signed in"),
     "sign_in_failed": ("登录失败", "Sign-in failed"),

@@ -14,11 +14,13 @@ from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
 from registry.actors import Actor
+from registry.complaints import stats as complaint_stats
 from registry.console import audit
 from registry.console.names import names_of
 from registry.db import Connection
 from registry.entrustments import store as entrustments
 from registry.errors import Conflict, Invalid
+from registry.events import webhooks
 from registry.members import rules, store
 from registry.members.model import SUBTYPES, StatusChange
 from registry.trace import store as trace_store
@@ -76,6 +78,8 @@ async def member_extras(
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))
     return {
+        "webhook": await webhooks.webhook_status(db, member_id),
+        "complaints": await complaint_stats.figures(db, [member_id]),
         "entrustments": [
             {"principal": names.get(e.lender_id, e.lender_id),
              "agency": names.get(e.agency_id, e.agency_id), "starts_on": e.starts_on,

@@ -180,6 +180,14 @@ async def list_complaints(
     return ComplaintPage(items, next_cursor)
 
 
+async def queue(conn: Connection, limit: int = 100) -> list[ComplaintView]:
+    """The operators' queue: late ones first, then those still open, the most urgent first."""
+    rows = await conn.fetch(
+        _SELECT + """ ORDER BY complaint_late(c.respond_by, a.answered_at) DESC,
+                     (a.latest IS NULL) DESC, c.respond_by, c.id LIMIT $1""", limit)
+    return [_view(r, None) for r in rows]
+
+
 async def respond(
     conn: Connection, complaint_id: str, data: ResponseCreate, actor: Actor
 ) -> ComplaintView:
