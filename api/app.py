@@ -10,6 +10,7 @@ import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
+from api import openapi
 from api.auth.middleware import SignedRequestMiddleware
 from api.console import routes as console
 from api.console.web import TEMPLATES
@@ -92,7 +93,7 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
-            *sync.ROUTES, *console.ROUTES,
+            *sync.ROUTES, *console.ROUTES, openapi.asset_router(),
             events.EventController, events.WebhookController,
             complaints.ComplaintController, complaints.PublicComplaintController,
         ],
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",
+            render_plugins=openapi.render_plugins(),
         ),
         request_max_body_size=settings.max_body_bytes,
         debug=False,

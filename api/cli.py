@@ -13,8 +13,9 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_sync
+from api import cli_client, cli_sync
 from api.settings import Settings
+from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
 from registry.console import credentials
 from registry.console.sealing import load_or_create_key
@@ -30,6 +31,7 @@ Command = Callable[[argparse.Namespace], int]
 def database(settings: Settings) -> Iterator[str]:
     """DATABASE_URL when set; otherwise the embedded PostgreSQL under the data directory."""
     if settings.database_url:
+        probe(settings.database_url)
         yield settings.database_url
         return
     from registry.embedded_pg import EmbeddedPostgres
@@ -53,7 +55,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with database(settings) as dsn:
-        asyncio.run(_migrate(dsn))
+        prepared = asyncio.run(prepare_database(dsn, settings.node_id))
+        print(banner(args, settings, dsn, prepared), flush=True)
         # The HTTP server runs as a child process so that this one outlives it whatever
         # way it ends, and can always stop the embedded PostgreSQL after it. Workers read
         # their settings from the environment.
@@ -194,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="DATABASE_URL selects PostgreSQL; without it an embedded PostgreSQL runs under "
         "the data directory (REGISTRY_DATA_DIR, default ~/.local/share/registry).",
     )
+    parser.add_argument("--version", action="version", version=f"registry {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sub: argparse.ArgumentParser) -> None:
@@ -243,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         return database(_settings(args))
 
     cli_sync.add_commands(commands, common, with_database)
+    cli_client.add_commands(commands)
     return parser
 
 
@@ -257,7 +262,11 @@ def _console_options(sub: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Command = args.run
-    return run(args)
+    try:
+        return run(args)
+    except UnusableDatabase as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

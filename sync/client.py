@@ -5,44 +5,16 @@ A node signs with its node key (`iss` = its node id); a carrier mirror with its 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
-import time
-from typing import Any
-from urllib.parse import urlencode
-
 import httpx
-import jwt
 import msgspec
-from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from registry_client.models import NodeInfo
+from registry_client.paths import QueryValue, target
+from registry_client.signing import PrivateKey, Signer
 from sync.errors import PullFailed
 from sync.wire import Feed, Heads, feed_decoder, heads_decoder
 
-TOKEN_LIFETIME = 60
-Key = Ed25519PrivateKey | EllipticCurvePrivateKey
-
-
-def request_token(
-    *, key: Key, kid: str, issuer: str, audience: str, method: str, target: str,
-    body: bytes = b"",
-) -> str:
-    now = int(time.time())
-    claims = {
-        "iss": issuer, "aud": audience, "iat": now, "exp": now + TOKEN_LIFETIME,
-        "jti": secrets.token_urlsafe(24), "htm": method, "htu": target,
-        "bh": base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("="),
-    }
-    alg = "EdDSA" if isinstance(key, Ed25519PrivateKey) else "ES256"
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
-
-
-class NodeInfo(msgspec.Struct):
-    node_id: str
-    keys: list[dict[str, Any]]
-    api: str = "v1"
+Key = PrivateKey
 
 
 async def fetch_node_info(url: str, http: httpx.AsyncClient | None = None) -> NodeInfo:
@@ -68,17 +40,16 @@ class FeedClient:
         http: httpx.AsyncClient, timeout: float = 30,
     ) -> None:
         self.url = url.rstrip("/")
-        self.audience, self.issuer, self.key, self.kid = audience, issuer, key, kid
+        self.signer = Signer(issuer, kid, key, audience)
         self.http = http
         self.timeout = timeout
 
-    async def _get(self, path: str, query: dict[str, Any]) -> bytes:
-        target = f"{path}?{urlencode(query)}" if query else path
-        token = request_token(key=self.key, kid=self.kid, issuer=self.issuer,
-                              audience=self.audience, method="GET", target=target)
+    async def _get(self, path: str, query: dict[str, QueryValue]) -> bytes:
+        sent = target(path, query)
         try:
-            answer = await self.http.get(self.url + target, timeout=self.timeout,
-                                         headers={"Authorization": f"Bearer {token}"})
+            answer = await self.http.get(
+                self.url + sent, timeout=self.timeout,
+                headers={"Authorization": self.signer.authorization("GET", sent)})
         except httpx.HTTPError as exc:
             raise PullFailed(f"{self.url}: {type(exc).__name__}: {exc}") from exc
         if answer.status_code != 200:
@@ -86,7 +57,7 @@ class FeedClient:
         return answer.content
 
     async def changes(self, after: int, limit: int, origin: str | None = None) -> Feed:
-        query: dict[str, Any] = {"after": after, "limit": limit}
+        query: dict[str, QueryValue] = {"after": after, "limit": limit}
         if origin is not None:
             query["origin"] = origin
         raw = await self._get("/v1/sync/changes", query)

@@ -35,9 +35,14 @@ def request_target(scope: Scope) -> str:
     return f"{path}?{query}" if query else path
 
 
-def needs_signature(scope: Scope) -> bool:
-    path: str = scope["path"]
+def signed_path(path: str) -> bool:
+    """Whether requests to `path` must be signed (API.md §2, §9); the OpenAPI document's
+    security requirements follow the same rule."""
     return path.startswith("/v1/") and not path.startswith("/v1/public/")
+
+
+def needs_signature(scope: Scope) -> bool:
+    return signed_path(scope["path"])
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

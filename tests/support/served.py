@@ -38,21 +38,25 @@ def free_port() -> int:
 @contextmanager
 def served_registry(
     workdir: Path, *, database_url: str | None, node_id: str | None = None, workers: int = 1,
-    data_dir: Path | None = None, ready_within: float = 120,
+    data_dir: Path | None = None, ready_within: float = 120, env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[ServedNode]:
     """Serve a node until the block ends; database_url None: its embedded PostgreSQL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
-    env["PYTHONUNBUFFERED"] = "1"
+    child_env = {k: v for k, v in os.environ.items()
+                 if k not in ("DATABASE_URL", "REGISTRY_DATA_DIR")}
+    child_env.update(env or {})
+    child_env["PYTHONUNBUFFERED"] = "1"
     if database_url is not None:
-        env["DATABASE_URL"] = database_url
+        child_env["DATABASE_URL"] = database_url
     args = [sys.executable, "-m", "api.cli", "serve", "--port", str(port),
             "--workers", str(workers), "--data-dir", str(data_dir or workdir / "data")]
     if node_id is not None:
         args += ["--node-id", node_id]
+    args += extra_args
     log_path = workdir / "serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     node = ServedNode(f"http://127.0.0.1:{port}", process, log_path)
     try:
         _wait_ready(node, ready_within)
