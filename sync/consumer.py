@@ -106,7 +106,7 @@ async def record_fault(conn: Connection, peer: str, reason: str) -> None:
             "UPDATE sync_state SET fault = $2, fault_at = now(), last_error = $2"
             " WHERE peer = $1", peer, reason)
         if before is not None and before["fault"] is None:
-            await emit(conn, events.PEER_FAULTED, events.Subject("peer", peer),
+            await emit(conn, events.PEER_FAULTED, events.EventSubject("peer", peer),
                        events.PeerFaulted(peer=peer, fault=reason), [events.OPERATORS])
 
 

@@ -162,7 +162,7 @@ async def _move(
         row = await _row(conn, filing_id)
         await changelog.append_one(conn, RECORD_TYPE, filing_id, log_data(row))
         await record_evidence(conn, actor, RECORD_TYPE, filing_id)
-        await emit(conn, events.FILING_REVIEWED, events.Subject(RECORD_TYPE, filing_id),
+        await emit(conn, events.FILING_REVIEWED, events.EventSubject(RECORD_TYPE, filing_id),
                    events.FilingReviewed(filing_id=filing_id, decision=_DECISIONS[wanted],
                                          status=wanted, reason=reason),
                    [row["filer_id"]])

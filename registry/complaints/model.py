@@ -44,7 +44,7 @@ class ResponseCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     summary: Text
 
 
-class Route(msgspec.Struct, frozen=True, kw_only=True):
+class ComplaintRoute(msgspec.Struct, frozen=True, kw_only=True):
     """One recipient of a complaint: a member as the trace named it, or the operators."""
 
     id: str
@@ -66,11 +66,11 @@ class ComplaintRecord(msgspec.Struct, kw_only=True):
     respond_by: datetime
     traceable: bool
     reason: str | None
-    routed_to: list[Route]
+    routed_to: list[ComplaintRoute]
     created_at: datetime
 
 
-class Response(msgspec.Struct, kw_only=True):
+class ComplaintResponse(msgspec.Struct, kw_only=True):
     """A response, logged by the responder's home node (a record of its own, referencing
     the complaint, so a member answers on its own node whoever filed the complaint)."""
 
@@ -93,13 +93,13 @@ class Complaint(msgspec.Struct, kw_only=True):
     received_at: datetime
     category: str
     summary: str
-    routed_to: list[Route]
+    routed_to: list[ComplaintRoute]
     traceable: bool
     reason: str | None
     respond_by: datetime
     late: bool
     status: str
-    responses: list[Response]
+    responses: list[ComplaintResponse]
     created_at: datetime
 
 

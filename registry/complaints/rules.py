@@ -7,7 +7,7 @@ import hashlib
 import unicodedata
 from datetime import datetime, timedelta
 
-from registry.complaints.model import OPERATORS, Route
+from registry.complaints.model import OPERATORS, ComplaintRoute
 from registry.errors import Invalid
 from registry.phone import NotANumber, e164, sms_code
 from registry.trace.decision import SHANGHAI
@@ -19,13 +19,13 @@ CLOCK_SKEW = timedelta(minutes=5)
 OLDEST = timedelta(days=365)
 
 
-def routes_of(trace: TraceResult) -> list[Route]:
+def routes_of(trace: TraceResult) -> list[ComplaintRoute]:
     """A traceable number's user and principals (Art. 22: a complaint about an agency is
     its lender's too); an untraceable one goes to the operators (Art. 27)."""
     if not trace.traceable or trace.user is None:
-        return [Route(id=OPERATORS, name=OPERATORS, role="operators")]
-    routes = [Route(id=trace.user.id, name=trace.user.name, role="user")]
-    routes += [Route(id=p.id, name=p.name, role="principal")
+        return [ComplaintRoute(id=OPERATORS, name=OPERATORS, role="operators")]
+    routes = [ComplaintRoute(id=trace.user.id, name=trace.user.name, role="user")]
+    routes += [ComplaintRoute(id=p.id, name=p.name, role="principal")
                for p in trace.principals if p.id != trace.user.id]
     return routes
 

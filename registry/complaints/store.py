@@ -25,9 +25,9 @@ from registry.complaints.model import (
     OPERATORS,
     ComplaintPage,
     ComplaintRecord,
-    Response,
+    ComplaintResponse,
+    ComplaintRoute,
     ResponseCreate,
-    Route,
 )
 from registry.complaints.model import Complaint as ComplaintView
 from registry.db import Connection
@@ -79,7 +79,7 @@ def _record(row: asyncpg.Record) -> ComplaintRecord:
 
 async def file(
     conn: Connection, *, source: str, filer: Actor | None, number: str,
-    received_at: datetime, category: str, summary: str, routed_to: list[Route],
+    received_at: datetime, category: str, summary: str, routed_to: list[ComplaintRoute],
     traceable: bool, reason: str | None, respond_within_hours: float,
     digest: str | None = None,
 ) -> tuple[ComplaintView, bool]:
@@ -136,7 +136,7 @@ async def _record_sighting(
 async def _tell(conn: Connection, complaint: ComplaintView) -> None:
     """complaint.routed to each recipient, saying in what role it got the complaint."""
     for route in complaint.routed_to:
-        await emit(conn, events.COMPLAINT_ROUTED, events.Subject(RECORD_TYPE, complaint.id),
+        await emit(conn, events.COMPLAINT_ROUTED, events.EventSubject(RECORD_TYPE, complaint.id),
                    events.ComplaintRouted(
                        complaint_id=complaint.id, number=complaint.number,
                        category=complaint.category, received_at=complaint.received_at,
@@ -212,7 +212,7 @@ async def respond(
             summary,
         )
         assert made is not None
-        response = msgspec.convert(dict(made), Response)
+        response = msgspec.convert(dict(made), ComplaintResponse)
         await changelog.append_one(conn, RESPONSE_TYPE, response_id,
                                    msgspec.to_builtins(response))
         await record_evidence(conn, actor, RESPONSE_TYPE, response_id)
@@ -239,7 +239,7 @@ async def apply_remote(
 async def apply_remote_response(
     conn: Connection, origin: str, response_id: str, data: dict[str, Any]
 ) -> None:
-    r = msgspec.convert(data, Response)
+    r = msgspec.convert(data, ComplaintResponse)
     await conn.execute(
         """INSERT INTO complaint_responses (id, origin, complaint_id, responder_id, outcome,
                summary, at) VALUES ($1, $2, $3, $4, $5, $6, $7)

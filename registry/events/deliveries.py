@@ -16,7 +16,7 @@ from typing import NamedTuple
 import msgspec
 
 from registry.db import Connection
-from registry.events.model import Event, Subject
+from registry.events.model import Event, EventSubject
 from registry.events.webhooks import SigningSecrets, signing_secrets
 
 MAX_ERROR = 300
@@ -92,7 +92,7 @@ async def claim(conn: Connection, key: bytes, busy: Sequence[str]) -> Due | None
     if row is None:
         return None
     event = Event(id=row["id"], type=row["type"], at=row["at"],
-                  subject=Subject(row["subject_type"], row["subject_id"]), data=row["data"])
+                  subject=EventSubject(row["subject_type"], row["subject_id"]), data=row["data"])
     target = None
     if row["url"] is not None:
         target = signing_secrets(key, row["url"], row["secret"], row["previous_secret"],

@@ -28,7 +28,7 @@ EVENT_TYPES = (
 )
 
 
-class Subject(msgspec.Struct, frozen=True):
+class EventSubject(msgspec.Struct, frozen=True):
     """The record an event is about."""
 
     type: str
@@ -87,7 +87,7 @@ class Event(msgspec.Struct, kw_only=True):
     id: str
     type: str
     at: datetime
-    subject: Subject
+    subject: EventSubject
     data: dict[str, Any]
 
 
@@ -101,7 +101,7 @@ class Draft(msgspec.Struct, frozen=True):
     """An event before it is written: one row per recipient."""
 
     type: str
-    subject: Subject
+    subject: EventSubject
     data: msgspec.Struct
     recipients: tuple[str, ...]
     # Tell of this item once only, however often it is found (periodic jobs).

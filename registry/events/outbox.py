@@ -16,7 +16,7 @@ import msgspec
 from registry import changelog
 from registry.db import Connection
 from registry.errors import Invalid
-from registry.events.model import Draft, Event, EventPage, Subject
+from registry.events.model import Draft, Event, EventPage, EventSubject
 from registry.ids import new_id
 from registry.paging import decode_cursor, encode_cursor
 
@@ -38,7 +38,7 @@ _encode = msgspec.json.Encoder().encode
 
 
 async def emit(
-    conn: Connection, type: str, subject: Subject, data: msgspec.Struct,
+    conn: Connection, type: str, subject: EventSubject, data: msgspec.Struct,
     recipients: Sequence[str], *, once: str | None = None,
 ) -> None:
     """Tell each recipient (a member id, or OPERATORS) of one change."""
@@ -75,7 +75,7 @@ async def list_events(
         recipient, after_seq, limit,
     )
     items = [Event(id=r["id"], type=r["type"], at=r["at"],
-                   subject=Subject(r["subject_type"], r["subject_id"]), data=r["data"])
+                   subject=EventSubject(r["subject_type"], r["subject_id"]), data=r["data"])
              for r in rows]
     last = rows[-1]["seq"] if rows else after_seq
     return EventPage(items, encode_cursor(last) if last else None)

@@ -148,7 +148,7 @@ async def set_status(
         await changelog.append_one(conn, RECORD_TYPE, member_id, log_data(member))
         await record_evidence(conn, actor, RECORD_TYPE, member_id)
         # The member itself, and every lender that entrusts it now (Art. 17, 18).
-        await emit(conn, events.MEMBER_STATUS_CHANGED, events.Subject(RECORD_TYPE, member_id),
+        await emit(conn, events.MEMBER_STATUS_CHANGED, events.EventSubject(RECORD_TYPE, member_id),
                    events.MemberStatusChanged(member_id=member_id, name=member.name,
                                               kind=member.kind, status=member.status,
                                               reason=reason),

@@ -77,7 +77,7 @@ async def create_event(conn: Connection, data: RiskEventCreate, actor: Actor) ->
         )
         event = await _log(conn, event_id, actor)
         if rules.shared_with_lenders(event.category, actor.member_kind):
-            await emit(conn, events.RISK_EVENT_SHARED, events.Subject(RECORD_TYPE, event_id),
+            await emit(conn, events.RISK_EVENT_SHARED, events.EventSubject(RECORD_TYPE, event_id),
                        events.RiskEventShared(
                            risk_event_id=event_id, reporter_id=actor.id,
                            category=event.category, discovered_at=event.discovered_at,

@@ -192,7 +192,7 @@ async def supply(conn: Connection, items: Sequence[ResourceSupply], actor: Actor
             await record_evidence(conn, actor, RESOURCE, resource.id)
         # Each assignee is told, so that it confirms (or disowns) the number.
         await emit_all(conn, [events.Draft(
-            events.RESOURCE_SUPPLIED, events.Subject(RESOURCE, r.id),
+            events.RESOURCE_SUPPLIED, events.EventSubject(RESOURCE, r.id),
             events.ResourceSupplied(resource_id=r.id, kind=r.kind, value=r.value,
                                     supplier_id=r.supplier_id, valid_from=r.valid_from,
                                     valid_to=r.valid_to),
