@@ -3,7 +3,6 @@ to date after this worker's own writes before their answers leave (API.md §6)."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncGenerator
@@ -15,6 +14,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.background import running
 from api.state import NodeState, node_state
 from registry.trace.answer import Answers
 from registry.trace.feed import IndexFeed, SharedHead
@@ -52,13 +52,10 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         gc.freeze()
     log.info("trace_index_built", entries=applied, resources=len(index))
     node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed)
-    tail = asyncio.create_task(feed.run(node.settings.database_url))
     try:
-        yield
+        async with running(feed.run(node.settings.database_url)):
+            yield
     finally:
-        tail.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tail
         head.close()
 
 

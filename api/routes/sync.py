@@ -6,7 +6,6 @@ lists), by members (a carrier mirror: trace records only) and by operators (all)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated
@@ -15,6 +14,7 @@ from litestar import Controller, Litestar, MediaType, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from api.background import running
 from api.deps import CurrentActor, Db, Node
 from api.guards import operator_only
 from api.state import NodeState
@@ -95,13 +95,8 @@ async def puller_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     # New peers are noticed within a few intervals (at most 5 s).
     pulling = PullSettings(settings.sync_interval, settings.sync_page_limit,
                            lock_retry=min(5.0, max(0.5, settings.sync_interval * 5)))
-    task = asyncio.create_task(run_puller(state.pool, me, pulling))
-    try:
+    async with running(run_puller(state.pool, me, pulling)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 

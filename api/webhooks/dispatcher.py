@@ -20,6 +20,7 @@ import msgspec
 import structlog
 from litestar import Litestar
 
+from api.background import running
 from api.settings import Settings
 from api.state import NodeState
 from api.webhooks import sender
@@ -132,11 +133,8 @@ async def webhook_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
                                 max_inactive_connection_lifetime=5.0)
     dispatcher = Dispatcher(pool, settings, key)
     node.extras[EXTRA] = dispatcher
-    task = asyncio.create_task(dispatcher.run(node.pool))
     try:
-        yield
+        async with running(dispatcher.run(node.pool)):
+            yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await pool.close()
