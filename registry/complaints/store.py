@@ -10,7 +10,6 @@ transaction, as a black-market sighting of that number reported by the filer (Ar
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -106,8 +105,7 @@ async def file(
         logged = await conn.fetchrow(
             f"SELECT {_RECORD} FROM complaints c WHERE c.id = $1", complaint_id)  # noqa: S608
         assert logged is not None
-        await changelog.append_one(conn, RECORD_TYPE, complaint_id,
-                                   msgspec.to_builtins(_record(logged)))
+        await changelog.append_one(conn, RECORD_TYPE, complaint_id, _record(logged))
         complaint = await _get(conn, complaint_id)
         if filer is not None:
             await record_evidence(conn, filer, RECORD_TYPE, complaint_id)
@@ -213,17 +211,15 @@ async def respond(
         )
         assert made is not None
         response = msgspec.convert(dict(made), ComplaintResponse)
-        await changelog.append_one(conn, RESPONSE_TYPE, response_id,
-                                   msgspec.to_builtins(response))
+        await changelog.append_one(conn, RESPONSE_TYPE, response_id, response)
         await record_evidence(conn, actor, RESPONSE_TYPE, response_id)
         return await get_complaint(conn, complaint_id, actor)
 
 
 async def apply_remote(
-    conn: Connection, origin: str, complaint_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, complaint_id: str, c: ComplaintRecord
 ) -> None:
     """Hold a peer's complaint as its home node logged it."""
-    c = msgspec.convert(data, ComplaintRecord)
     await conn.execute(
         """INSERT INTO complaints (id, origin, source, filer_id, number, received_at, category,
                summary, respond_by, traceable, reason, routed_to, created_at)
@@ -237,9 +233,8 @@ async def apply_remote(
 
 
 async def apply_remote_response(
-    conn: Connection, origin: str, response_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, response_id: str, r: ComplaintResponse
 ) -> None:
-    r = msgspec.convert(data, ComplaintResponse)
     await conn.execute(
         """INSERT INTO complaint_responses (id, origin, complaint_id, responder_id, outcome,
                summary, at) VALUES ($1, $2, $3, $4, $5, $6, $7)
