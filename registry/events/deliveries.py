@@ -103,7 +103,8 @@ async def claim(conn: Connection, key: bytes, busy: Sequence[str]) -> Due | None
 
 async def record(conn: Connection, due: Due, outcome: Outcome, backoff: Backoff) -> str:
     """Keep the attempt and move the delivery on; returns its new state."""
-    now: datetime = await conn.fetchval("SELECT now()")
+    # The clock now, not the transaction's start: the backoff counts from the failure.
+    now: datetime = await conn.fetchval("SELECT clock_timestamp()")
     attempt = due.attempts + 1
     error = None if outcome.error is None else outcome.error[:MAX_ERROR]
     if outcome.ok:
