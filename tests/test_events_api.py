@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from api.routes.events import check_url
 from api.settings import Settings
 from registry.errors import Invalid
+from sync import consumer
 from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
@@ -259,3 +260,17 @@ async def test_only_the_member_sets_its_webhook(operator: SignedClient) -> None:
 
 def receiver_free_url() -> str:
     return "http://127.0.0.1:9/hook"
+
+
+async def test_a_peers_fault_is_told_to_the_operators_once(
+    operator: SignedClient, db: asyncpg.Connection,
+) -> None:
+    await db.execute("INSERT INTO peers (node_id, url, send_types) VALUES"
+                     " ('node-faulty', 'https://peer.example', '{}')")
+    await db.execute("INSERT INTO sync_state (peer) VALUES ('node-faulty')")
+    await consumer.record_fault(db, "node-faulty", "checkpoint signature does not verify")
+    await consumer.record_fault(db, "node-faulty", "still faulty")  # the same fault goes on
+    items = (await operator.get("/v1/events")).json()["items"]
+    faults = [e for e in items if e["type"] == "peer.faulted"]
+    assert [(e["subject"]["id"], e["data"]["fault"]) for e in faults] == [
+        ("node-faulty", "checkpoint signature does not verify")]
