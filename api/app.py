@@ -30,6 +30,7 @@ from api.routes import (
     resources,
     risk,
     sync,
+    tlog,
     trace,
 )
 from api.settings import Settings
@@ -93,7 +94,8 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
-            *sync.ROUTES, *console.ROUTES, openapi.asset_router(),
+            *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
+            openapi.asset_router(),
             events.EventController, events.WebhookController,
             complaints.ComplaintController, complaints.PublicComplaintController,
         ],
