@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
@@ -38,4 +39,23 @@ async def record_evidence(
         " (principal_id, jti, token, method, path, record_type, record_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         actor.id, actor.jti or "", actor.token, actor.method, actor.path, record_type, record_id,
+    )
+
+
+async def record_batch_evidence(
+    conn: Connection, actor: Actor, record_type: str, record_ids: Sequence[str]
+) -> None:
+    """One evidence row for a request that wrote many records (a batch): the token once,
+    with every record it wrote. Find a record's evidence by record_id or in record_ids."""
+    if actor.token is None or not record_ids:
+        return
+    if len(record_ids) == 1:
+        await record_evidence(conn, actor, record_type, record_ids[0])
+        return
+    await conn.execute(
+        "INSERT INTO write_evidence"
+        " (principal_id, jti, token, method, path, record_type, record_id, record_ids)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        actor.id, actor.jti or "", actor.token, actor.method, actor.path, record_type,
+        record_ids[0], list(record_ids),
     )

@@ -133,18 +133,22 @@ async def notify(conn: Connection, origin: str, seq: int) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"{origin} {seq}")
 
 
+_COLUMNS = ["origin", "seq", "type", "record_id", "op", "data", "data_hash", "prev", "hash"]
+# From this many entries on (a batch of supplies, say) one COPY writes them all.
+_COPY_FROM = 64
+
+
 async def store(conn: Connection, entries: Sequence[Entry]) -> None:
     """Write already-chained entries (this node's, or a peer's after verification)."""
+    rows = [(e.origin, e.seq, e.type, e.id, e.op,
+             None if e.data is None else canonical(e.data).decode(), e.data_hash, e.prev,
+             e.hash) for e in entries]
+    if len(rows) >= _COPY_FROM:
+        await conn.copy_records_to_table("change_log", columns=_COLUMNS, records=rows)
+        return
     await conn.executemany(
         "INSERT INTO change_log (origin, seq, type, record_id, op, data, data_hash, prev, hash)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        [
-            (e.origin, e.seq, e.type, e.id, e.op,
-             None if e.data is None else canonical(e.data).decode(),
-             e.data_hash, e.prev, e.hash)
-            for e in entries
-        ],
-    )
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", rows)
 
 
 def record(type: str, id: str, payload: msgspec.Struct) -> Change:

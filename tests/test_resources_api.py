@@ -206,3 +206,27 @@ async def test_filing_rules(operator: SignedClient) -> None:
                                  {"entrustment_id": wrong["id"]})
     assert answer.status_code == 409
     assert answer.json()["code"] == "entrustment_ended"
+
+
+async def test_a_batch_keeps_its_signed_token_once_naming_every_record(
+    operator: SignedClient, db: asyncpg.Connection,
+) -> None:
+    c = await cast(operator)
+    items = [supply_body(c.agency, f"+8613700137{n:03d}") for n in range(3)]
+    made = await c.carrier.post("/v1/resources/batch", {"items": items})
+    assert made.status_code == 201, made.text
+    ids = made.json()["ids"]
+    rows = await db.fetch(
+        "SELECT principal_id, token, path, record_id, record_ids FROM write_evidence"
+        " WHERE record_type = 'resource' AND record_ids && $1::text[]", ids)
+    assert len(rows) == 1
+    assert rows[0]["record_ids"] == ids
+    assert rows[0]["record_id"] == ids[0]
+    assert rows[0]["principal_id"] == c.carrier.id
+    assert rows[0]["path"] == "/v1/resources/batch"
+    confirmed = await c.agency.post("/v1/resources/confirm", {"ids": ids})
+    assert confirmed.status_code == 200, confirmed.text
+    held = await db.fetch(
+        "SELECT record_ids FROM write_evidence WHERE record_type = 'resource_confirmation'"
+        " AND principal_id = $1", c.agency.id)
+    assert [len(r["record_ids"]) for r in held] == [3]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from registry import changelog, phone
-from registry.actors import Actor, record_evidence
+from registry.actors import Actor, record_batch_evidence, record_evidence
 from registry.db import Connection
 from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from registry.events import model as events
@@ -185,8 +185,7 @@ async def supply(conn: Connection, items: Sequence[ResourceSupply], actor: Actor
         resources = [made[i] for i in ids]
         await changelog.append(conn, [changelog.record(RESOURCE, r.id, resource_log(r))
                                       for r in resources])
-        for resource in resources:
-            await record_evidence(conn, actor, RESOURCE, resource.id)
+        await record_batch_evidence(conn, actor, RESOURCE, [r.id for r in resources])
         # Each assignee is told, so that it confirms (or disowns) the number.
         await emit_all(conn, [events.Draft(
             events.RESOURCE_SUPPLIED, events.EventSubject(RESOURCE, r.id),
@@ -271,9 +270,8 @@ async def confirm(conn: Connection, ids: Sequence[str], actor: Actor, *, batch: 
                 confirmed_at=at[r["id"]]))
             for r in fresh
         ])
-        for row in fresh:
-            await record_evidence(conn, actor, CONFIRMATION,
-                                  confirmation_id(row["id"], actor.id))
+        await record_batch_evidence(conn, actor, CONFIRMATION,
+                                    [confirmation_id(r["id"], actor.id) for r in fresh])
 
 
 async def file(
