@@ -25,8 +25,10 @@ from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     blackmarket,
     collectors,
+    complaints,
     contacts,
     entrustments,
+    events,
     members,
     node,
     public,
@@ -39,6 +41,7 @@ from api.routes import (
 from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
+from api.webhooks.dispatcher import webhook_lifespan
 from registry import db, ratelimit
 from registry.console import lockout
 from registry.ledger import store as ledger
@@ -115,13 +118,15 @@ def create_app(settings: Settings) -> Litestar:
             trace.TraceController, public.PublicController, contacts.ContactController,
             *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
             openapi.asset_router(),
+            events.EventController, events.WebhookController,
+            complaints.ComplaintController, complaints.PublicComplaintController,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers={**EXCEPTION_HANDLERS, **unavailable.EXCEPTION_HANDLERS},
-        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
+        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan, webhook_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
 
 from api.client_address import parse_trusted_proxies
+
+
+def _floats(env: Mapping[str, str], names: dict[str, str]) -> dict[str, object]:
+    """The settings among `names` (setting: variable) that the environment sets."""
+    return {setting: float(env[variable]) for setting, variable in names.items()
+            if env.get(variable)}
 
 
 def default_data_dir() -> Path:
@@ -53,6 +60,22 @@ class Settings(msgspec.Struct, kw_only=True):
     console_session_hours: int = 12
     # Off only for plain-http development set-ups that are not on loopback.
     console_secure_cookies: bool = True
+    # Complaints (API.md §13): how long a member has to answer one. Association policy:
+    # the guideline sets no figure; 24 h is what the association asks of its members.
+    complaint_respond_hours: float = 24.0
+    # Public complaint reports per client address and hour, on top of the public budget.
+    public_complaints_per_hour: int = 10
+    # Webhooks (API.md §14). Loopback (and plain http to it) only where a test asks for it.
+    webhook_allow_http_loopback: bool = False
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_answer_bytes: int = 64 * 1024
+    webhook_concurrency: int = 4
+    webhook_poll_seconds: float = 1.0
+    webhook_backoff_seconds: float = 5.0
+    webhook_backoff_cap_seconds: float = 4 * 3600.0
+    webhook_retry_hours: float = 24.0
+    # After a new secret is issued, the previous one keeps signing this long.
+    webhook_secret_overlap_hours: float = 24.0
 
     @property
     def trace_head_file(self) -> Path:
@@ -62,6 +85,11 @@ class Settings(msgspec.Struct, kw_only=True):
     def console_key_file(self) -> Path:
         """Seals operators' TOTP secrets at rest; kept beside the node key."""
         return self.data_dir / "console.key"
+
+    @property
+    def webhook_key_file(self) -> Path:
+        """Seals members' webhook secrets at rest; kept beside the node key."""
+        return self.data_dir / "webhooks.key"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -88,6 +116,19 @@ class Settings(msgspec.Struct, kw_only=True):
             "contact_retention_days": int(env.get("REGISTRY_CONTACT_RETENTION_DAYS", "180")),
             "collector_filing_years": int(env.get("REGISTRY_COLLECTOR_FILING_YEARS", "5")),
             "db_timeout": float(env.get("REGISTRY_DB_TIMEOUT", "3")),
+            "public_complaints_per_hour": int(
+                env.get("REGISTRY_PUBLIC_COMPLAINTS_PER_HOUR", "10")),
+            **_floats(env, {
+                "complaint_respond_hours": "REGISTRY_COMPLAINT_RESPOND_HOURS",
+                "webhook_timeout_seconds": "REGISTRY_WEBHOOK_TIMEOUT_SECONDS",
+                "webhook_poll_seconds": "REGISTRY_WEBHOOK_POLL_SECONDS",
+                "webhook_backoff_seconds": "REGISTRY_WEBHOOK_BACKOFF_SECONDS",
+                "webhook_backoff_cap_seconds": "REGISTRY_WEBHOOK_BACKOFF_CAP_SECONDS",
+                "webhook_retry_hours": "REGISTRY_WEBHOOK_RETRY_HOURS",
+                "webhook_secret_overlap_hours": "REGISTRY_WEBHOOK_SECRET_OVERLAP_HOURS",
+            }),
+            "webhook_allow_http_loopback": env.get(
+                "REGISTRY_WEBHOOK_ALLOW_HTTP_LOOPBACK", "0").lower() in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

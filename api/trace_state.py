@@ -3,7 +3,6 @@ to date after this worker's own writes before their answers leave (API.md §6)."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import time
@@ -16,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.background import running
 from api.guards import READ_ONLY
 from api.state import NodeState, node_state
 from registry.ledger.memory import LedgerMemory
@@ -58,13 +58,10 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     log.info("trace_index_built", entries=applied, resources=len(index),
              contact_counters=len(ledger))
     node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed, ledger)
-    tail = asyncio.create_task(feed.run(node.settings.database_url))
     try:
-        yield
+        async with running(feed.run(node.settings.database_url)):
+            yield
     finally:
-        tail.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tail
         head.close()
 
 

@@ -52,6 +52,8 @@ ALTERED: dict[str, dict[str, Any]] = {
     "entrustment_commitment": {"commitments": ["confidentiality"]},
     "agency_evaluation": {"grade": "A"},
     "rectification": {"status": "closed", "outcome": "rectified", "closed_at": FORGED_AT},
+    "complaint": {"summary": "forged"},
+    "complaint_response": {"summary": "forged"},
 }
 
 

@@ -86,6 +86,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "green": ("TLP:GREEN", "TLP:GREEN"),
     "amber": ("TLP:AMBER", "TLP:AMBER"),
     "red": ("TLP:RED", "TLP:RED"),
+    # Complaints (API.md §13).
+    "time": ("违规时段催收", "Outside permitted hours"),
+    "frequency": ("频繁催收", "Too frequent"),
+    "abuse": ("辱骂、威胁", "Abuse or threats"),
+    "third_party": ("骚扰第三人", "Third parties contacted"),
+    "impersonation": ("冒充身份", "Impersonation"),
+    # Complaints and rectifications alike: not yet closed.
+    "open": ("未结", "Open"),
+    "resolved": ("已解决", "Resolved"),
+    "forwarded": ("已转办", "Forwarded"),
     # Console audit actions.
     "sign_in": ("登录", "Signed in"),
     "sign_in_failed": ("登录失败", "Sign-in failed"),
@@ -110,7 +120,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "suspected_violation": ("涉嫌违规", "Suspected violation"),
     "personal_data_incident": ("个人信息事件", "Personal data incident"),
     "consumer_harm": ("损害消费者权益", "Consumer harm"),
-    "open": ("整改中", "Open"),
     "closed": ("已结束", "Closed"),
     "rectified": ("已整改", "Rectified"),
     "failed": ("整改失败", "Failed"),

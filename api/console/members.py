@@ -16,11 +16,13 @@ from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
 from registry.actors import Actor
+from registry.complaints import stats as complaint_stats
 from registry.console import audit
 from registry.console.names import names_of
 from registry.db import Connection
 from registry.entrustments import store as entrustments
 from registry.errors import Conflict, FieldError, Forbidden, Invalid
+from registry.events import webhooks
 from registry.members import rules, store
 from registry.members.model import (
     SUBTYPES,
@@ -88,6 +90,8 @@ async def member_extras(
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))
     return {
+        "webhook": await webhooks.webhook_status(db, member_id),
+        "complaints": await complaint_stats.figures(db, [member_id]),
         "entrustments": await rows_for(db, entrusted),
         "resources": [
             {"kind": r.kind, "value": r.value, "valid_from": r.valid_from,

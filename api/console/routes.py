@@ -10,7 +10,17 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import Cookie
 from litestar.static_files import create_static_files_router
 
-from api.console import entrustments, i18n, ledger, members, overview, public, queues, session
+from api.console import (
+    complaints,
+    entrustments,
+    i18n,
+    ledger,
+    members,
+    overview,
+    public,
+    queues,
+    session,
+)
 from api.console.web import (
     EXCEPTION_HANDLERS,
     NO_STORE,
@@ -31,7 +41,7 @@ async def choose_language(request: Request[Any, Any, Any]) -> Response[Any]:
 
 CONSOLE = Router(
     path="/", route_handlers=[*session.ROUTES, *members.ROUTES, *overview.ROUTES, *queues.ROUTES,
-                    *ledger.ROUTES, *entrustments.ROUTES],
+                    *ledger.ROUTES, *entrustments.ROUTES, *complaints.ROUTES],
     before_request=session.require_session, exception_handlers=EXCEPTION_HANDLERS,
     response_headers=[*SECURITY_HEADERS, *NO_STORE], include_in_schema=False,
 )

@@ -8,7 +8,6 @@ sync/feed.py and docs/federation.md.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated
@@ -17,6 +16,7 @@ from litestar import Controller, Litestar, MediaType, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from api.background import running
 from api.deps import CurrentActor, Db, Node
 from api.guards import operator_only
 from api.state import NodeState
@@ -102,13 +102,8 @@ async def puller_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
                            max_backoff=settings.sync_max_backoff,
                            answers=AnswerLimits(settings.sync_page_seconds,
                                                 settings.sync_bytes_per_change))
-    task = asyncio.create_task(run_puller(state.pool, me, pulling))
-    try:
+    async with running(run_puller(state.pool, me, pulling)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 

@@ -100,7 +100,7 @@ async def take_report(
         first.setdefault(at, item)
     async with conn.transaction():
         # Counts must see every call committed before them: one report at a time.
-        await changelog.lock(conn)
+        await changelog.hold_append_lock(conn)
         candidates = list(range(len(kept)))
         for hashes in older_hashes:
             repeats = await conn.fetch(
@@ -141,7 +141,7 @@ async def apply_remote_reports(
     for report_id, report in changes:
         if report is None:
             continue
-        await changelog.lock(conn)
+        await changelog.hold_append_lock(conn)
         kept, _ = distinct(report.calls())
         inserted, before = await counting.hold(conn, origin, report.reporter_id, kept)
         await counting.count(conn, [kept[i] for i in inserted], before)
