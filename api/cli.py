@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_sync
+from api import cli_client, cli_sync, metrics_server
 from api.settings import Settings
 from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
@@ -63,20 +63,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env = {**os.environ, "DATABASE_URL": dsn, "REGISTRY_DATA_DIR": str(settings.data_dir)}
         if settings.node_id:
             env["REGISTRY_NODE_ID"] = settings.node_id
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "api.http_server", "--host", args.host,
-             "--port", str(args.port), "--workers", str(args.workers)],
-            env=env,
-        )
-
-        def forward(signum: int, frame: object) -> None:
-            server.send_signal(signum)
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, forward)
-        returncode = server.wait()
+        with contextlib.ExitStack() as stack:
+            if args.metrics_port:
+                directory = metrics_server.fresh_directory(settings.data_dir)
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+                stack.enter_context(metrics_server.metrics_port(
+                    args.metrics_host, args.metrics_port, directory, dsn, prepared.node_id))
+            returncode = _run_http_server(args, env)
     # Ended by the signal it was sent: that is the normal way to stop a node.
     return 0 if returncode in (-signal.SIGTERM, -signal.SIGINT) else returncode
+
+
+def _run_http_server(args: argparse.Namespace, env: dict[str, str]) -> int:
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "api.http_server", "--host", args.host,
+         "--port", str(args.port), "--workers", str(args.workers)],
+        env=env,
+    )
+
+    def forward(signum: int, frame: object) -> None:
+        server.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    return server.wait()
 
 
 async def _migrate(dsn: str) -> list[str]:
@@ -208,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--node-id", help="this node's id (fixed at first start)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve Prometheus metrics on this port (apart from the API's)")
+    serve.add_argument("--metrics-host", default="127.0.0.1",
+                       help="the metrics port's address (default 127.0.0.1)")
     common(serve)
     serve.set_defaults(run=cmd_serve)
 

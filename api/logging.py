@@ -14,8 +14,12 @@ import uuid
 import msgspec
 import structlog
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import metrics
+from registry.errors import RegistryError
 
 _json = msgspec.json.Encoder()
 
@@ -78,6 +82,14 @@ class RequestLogMiddleware(ASGIMiddleware):
 
         try:
             await next_app(scope, receive, send_logged)
+        except RegistryError as refused:  # answered by the app's handler, outside this one
+            status = refused.status
+            raise
+        except HTTPException as refused:
+            status = refused.status_code
+            raise
         finally:
-            _access.info("request", method=scope.get("method"), status=status,
-                         ms=round((time.perf_counter() - started) * 1000, 2))
+            seconds = time.perf_counter() - started
+            method = str(scope.get("method", ""))
+            _access.info("request", method=method, status=status, ms=round(seconds * 1000, 2))
+            metrics.answered(route, method, status, seconds)

@@ -11,6 +11,7 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from api import metrics
 from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
 from api.trace_state import trace_state
@@ -57,6 +58,7 @@ class TraceController(Controller):
     ) -> Response[TraceResult]:
         trace = trace_state(node)
         moment = parse_at(at)
+        metrics.traced("single")
         await trace.feed.ensure_current()
         # Encoded by the index's answers: the same bytes, without Litestar's serialising.
         return Response(trace.answers.trace_one_json(value, moment),  # type: ignore[arg-type]
@@ -70,6 +72,7 @@ class TraceController(Controller):
             raise Invalid.field("values", f"at most {MAX_BATCH} values")
         trace = trace_state(node)
         moment = epoch_of(data.at)
+        metrics.traced("batch", len(data.values))
         await trace.feed.ensure_current()
         # Encoded by the index's answers themselves: a batch is carriers' bulk path.
         return Response(trace.answers.trace_json(data.values, moment),  # type: ignore[arg-type]
