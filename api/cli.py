@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_sync, metrics_server
+from api import cli_client, cli_sync
 from api.settings import Settings
 from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
@@ -65,6 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             env["REGISTRY_NODE_ID"] = settings.node_id
         with contextlib.ExitStack() as stack:
             if args.metrics_port:
+                from api import metrics_server  # only a node that serves metrics needs it
+
                 directory = metrics_server.fresh_directory(settings.data_dir)
                 env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
                 stack.enter_context(metrics_server.metrics_port(

@@ -14,11 +14,11 @@ from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
 from registry.actors import Actor
-from registry.console import audit
+from registry.console import audit, staff
 from registry.console.names import names_of
 from registry.db import Connection
 from registry.entrustments import store as entrustments
-from registry.errors import Conflict, Invalid
+from registry.errors import Conflict, Forbidden, Invalid
 from registry.members import rules, store
 from registry.members.model import SUBTYPES, StatusChange
 from registry.trace import store as trace_store
@@ -55,6 +55,7 @@ async def _member_page(
         next_statuses=[s for s in STATUSES if s in rules.TRANSITIONS.get(member.status, ())],
         has_subtypes=member.kind in SUBTYPES, error=error, reason=reason,
         changed=request.query_params.get("changed") == "1",
+        added=request.query_params.get("added") == "1",
         audit_trail=await audit.recent(db, target_type="member", target_id=member_id),
         names=await names_of(db, [e.by for e in member.history]),
         extras=await member_extras(db, node, operator_actor(request), member_id),
@@ -106,12 +107,13 @@ async def member_status(
     reason = str(form.get("reason") or "")
     actor = operator_actor(request)
     try:
+        await staff.require_administrator(db, session.operator_id)
         async with db.transaction():
             before = await store.get_member(db, member_id)
             await store.set_status(db, member_id, StatusChange(wanted, reason), actor)  # type: ignore[arg-type]
             await audit.record(db, session.operator_id, "member_status", "member", member_id,
                                {"from": before.status, "to": wanted, "reason": reason.strip()})
-    except (Invalid, Conflict) as refused:
+    except (Invalid, Conflict, Forbidden) as refused:
         return await _member_page(request, db, node, member_id, error=refused.code,
                                   status_code=refused.status, reason=reason)
     return see_other(f"/console/members/{member_id}?changed=1")

@@ -10,7 +10,7 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import Cookie
 from litestar.static_files import create_static_files_router
 
-from api.console import i18n, members, overview, public, queues, session
+from api.console import i18n, member_form, members, overview, public, queues, session, staff
 from api.console.web import (
     EXCEPTION_HANDLERS,
     NO_STORE,
@@ -30,7 +30,8 @@ async def choose_language(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 CONSOLE = Router(
-    path="/", route_handlers=[*session.ROUTES, *members.ROUTES, *overview.ROUTES, *queues.ROUTES],
+    path="/", route_handlers=[*session.ROUTES, *member_form.ROUTES, *members.ROUTES,
+                              *overview.ROUTES, *queues.ROUTES, *staff.ROUTES],
     before_request=session.require_session, exception_handlers=EXCEPTION_HANDLERS,
     response_headers=[*SECURITY_HEADERS, *NO_STORE], include_in_schema=False,
 )
