@@ -12,7 +12,7 @@ import pytest
 
 from registry.console import staff as staff_store
 from registry_client import Signer
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import LiveServer, screenshot
 from tests.support.client import SignedClient
 from tests.support.console import ConsoleLogin, make_console_operator
 from tests.support.factories import admit_member, make_uscc
@@ -163,3 +163,26 @@ async def test_an_administrator_manages_staff(
     actions = {r["action"] for r in await db.fetch(
         "SELECT action FROM operator_audit WHERE target_id = $1", reviewer.operator_id)}
     assert {"staff_password", "staff_totp", "staff_disable", "staff_enable"} <= actions
+
+
+async def test_on_a_phone_the_member_table_collapses_into_cards(
+    browser: Any, live_server: LiveServer, admin: ConsoleLogin, db: asyncpg.Connection,
+    operator: SignedClient,
+) -> None:
+    await admit_member(operator, "carrier")
+    context = await browser.new_context(base_url=live_server.url, locale="zh-CN",
+                                        viewport={"width": 390, "height": 844}, is_mobile=True)
+    context.set_default_timeout(20_000)
+    phone = await context.new_page()
+    try:
+        await _sign_in(phone, admin, db)
+        await phone.goto("/console/members")
+        cell = phone.locator("#members tbody td").nth(2)
+        assert await cell.evaluate("td => getComputedStyle(td).display") == "block"
+        label = await cell.evaluate("td => getComputedStyle(td, '::before').content")
+        assert label == '"统一社会信用代码"'
+        width = await phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390  # nothing wider than the screen
+        await screenshot(phone, "members-phone")
+    finally:
+        await context.close()
