@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from registry import db
+from registry import db, record_types
 from registry.migrate import migrate
 from registry.signing_keys import public_jwk_of
 from sync import peers
@@ -56,11 +56,14 @@ def add_commands(
     add.add_argument("node_id")
     add.add_argument("url")
     add.add_argument(
-        "--send", action="append", metavar="TYPE",
+        "--send", action="append", metavar="TYPE", choices=sorted(record_types.NAMES),
         help="a record type the peer receives in full (repeatable); default: "
         + ", ".join(sorted(peers.DEFAULT_SEND_TYPES)))
-    add.add_argument("--also-send", action="append", metavar="TYPE", default=[],
-                     help="a type sent besides the default ones (collector_filing, ...)")
+    add.add_argument(
+        "--also-send", action="append", metavar="TYPE", default=[],
+        choices=sorted(record_types.NAMES),
+        help="a type sent besides the default ones: "
+        + ", ".join(sorted(record_types.NAMES - peers.DEFAULT_SEND_TYPES)))
     common(add)
 
     def run_add(args: argparse.Namespace) -> int:

@@ -141,8 +141,15 @@ async def store(conn: Connection, entries: Sequence[Entry]) -> None:
     )
 
 
+def record(type: str, id: str, payload: msgspec.Struct) -> Change:
+    """The change that logs `payload` (the record type's declared Struct) as the record's
+    state; the payload is the federation contract, never a dict built by hand."""
+    return Change(type, id, "upsert", msgspec.to_builtins(payload))
+
+
 async def append_one(
-    conn: Connection, type: str, id: str, data: dict[str, Any] | None
+    conn: Connection, type: str, id: str, payload: msgspec.Struct | None
 ) -> Entry:
-    op = "delete" if data is None else "upsert"
-    return (await append(conn, [Change(type, id, op, data)]))[0]
+    """Log one record's new state, or its tombstone when `payload` is None."""
+    change = Change(type, id, "delete", None) if payload is None else record(type, id, payload)
+    return (await append(conn, [change]))[0]

@@ -1,105 +1,99 @@
-"""Applying a peer's change to the local tables: one replica rule per record type.
+"""Applying a peer's change to the local tables: the replica rule, the same for every type.
 
-Each domain module that logs a record type provides an upsert `(conn, origin, id, data)`
-and is listed here with its table; tombstones (data None) are applied here, the same way
-for every type. The feed consumer calls `apply` or `apply_many` for every verified change.
-Records applied this way keep their `origin`, which makes them read-only here. A type with
-many records (resources) may also list a batch applier in BATCH_APPLIERS, which takes a
-page's changes of that type at once, in log order.
+The feed consumer hands over each verified run of one origin's changes of one type
+(`apply_many`), redacted ones included. Before anything is written the run is checked
+against API.md §8, "a consumer never accepts from one origin a change that names
+another": a change whose record id is held here from another origin (a local record, or
+a third node's), or whose author is a member at home on another node, refuses the whole
+page (RefusedChange; the puller records it as the peer's fault). Then each upsert goes to
+its type's declared applier with its decoded payload, and each tombstone removes the
+record with its dependent rows. Records held this way keep their `origin`, which makes
+them read-only here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import Any
 
-from registry.blackmarket import store as blackmarket
-from registry.collectors import store as collectors
 from registry.db import Connection
-from registry.entrustments import store as entrustments
-from registry.members import store as members
-from registry.risk import store as risk
-from registry.trace import store as resources
-from registry.trace.batch_replicas import apply_remote_resources
+from registry.record_types import BY_NAME
+from registry.records import RecordType, RefusedChange
 
-Upsert = Callable[[Connection, str, str, dict[str, Any]], Awaitable[None]]
-# (conn, origin, [(id, data), ...]) in log order; a later change of an id wins.
-BatchApplier = Callable[
-    [Connection, str, Sequence[tuple[str, dict[str, Any] | None]]], Awaitable[None]
-]
-
-
-class Replica(NamedTuple):
-    table: str
-    upsert: Upsert
-    # Rows that hang on the record by (table, column) and go with it.
-    dependents: tuple[tuple[str, str], ...] = ()
-
-
-APPLIERS: dict[str, Replica] = {
-    members.RECORD_TYPE: Replica(
-        "members", members.apply_remote, (("member_status_history", "member_id"),)),
-    collectors.RECORD_TYPE: Replica("collector_filings", collectors.apply_remote),
-    blackmarket.GROUP: Replica("blackmarket_groups", blackmarket.apply_remote_group),
-    blackmarket.SIGHTING: Replica("blackmarket_sightings", blackmarket.apply_remote_sighting),
-    risk.RECORD_TYPE: Replica("risk_events", risk.apply_remote),
-    entrustments.RECORD_TYPE: Replica("entrustments", entrustments.apply_remote),
-    "resource": Replica("resources", resources.apply_remote_resource),
-    "resource_confirmation": Replica(
-        "resource_confirmations", resources.apply_remote_confirmation),
-    "resource_filing": Replica("resource_filings", resources.apply_remote_filing),
-}
-BATCH_APPLIERS: dict[str, BatchApplier] = {
-    "resource": apply_remote_resources,
-}
+# (record id, canonical JSON data or None, redacted) in log order.
+Run = Sequence[tuple[str, bytes | None, bool]]
 
 
 def holds(record_type: str) -> bool:
-    return record_type in APPLIERS or record_type in BATCH_APPLIERS
+    return record_type in BY_NAME
 
 
-async def _forget(conn: Connection, replica: Replica, origin: str, record_id: str) -> None:
-    # Table and column names come from the constant map above, never from a change.
+async def _refuse_foreign(
+    conn: Connection, rt: RecordType[Any], origin: str, run: Run
+) -> None:
+    # Table and column names come from the declared table, never from a change.
+    ids = [record_id for record_id, _, _ in run]
+    row = await conn.fetchrow(
+        f"SELECT id, origin FROM {rt.table} WHERE id = ANY($1::text[]) AND origin <> $2"  # noqa: S608
+        " LIMIT 1", ids, origin)
+    if row is not None:
+        raise RefusedChange(f"{origin} sent a change of {rt.name} {row['id']}, a record of"
+                            f" {row['origin']}")
+
+
+async def _refuse_forged_authors(
+    conn: Connection, rt: RecordType[Any], origin: str, payloads: Sequence[object]
+) -> None:
+    if rt.author is None:
+        return
+    authors = list({getattr(p, rt.author) for p in payloads} - {None, ""})
+    row = await conn.fetchrow(
+        "SELECT id, origin FROM members WHERE id = ANY($1::text[]) AND origin <> $2 LIMIT 1",
+        authors, origin)
+    if row is not None:
+        raise RefusedChange(f"{origin} sent a {rt.name} by member {row['id']}, who is at home"
+                            f" on {row['origin']}")
+
+
+async def _forget(conn: Connection, rt: RecordType[Any], origin: str, record_id: str
+                  ) -> None:
     held = await conn.fetchval(
-        f"SELECT 1 FROM {replica.table} WHERE id = $1 AND origin = $2",  # noqa: S608
-        record_id, origin,
-    )
+        f"SELECT 1 FROM {rt.table} WHERE id = $1 AND origin = $2",  # noqa: S608
+        record_id, origin)
     if held is None:
         return
-    for table, column in replica.dependents:
+    for table, column in rt.dependents:
         await conn.execute(f"DELETE FROM {table} WHERE {column} = $1", record_id)  # noqa: S608
-    await conn.execute(
-        f"DELETE FROM {replica.table} WHERE id = $1 AND origin = $2",  # noqa: S608
-        record_id, origin,
-    )
+    await conn.execute(f"DELETE FROM {rt.table} WHERE id = $1 AND origin = $2",  # noqa: S608
+                       record_id, origin)
+
+
+async def apply_many(conn: Connection, record_type: str, origin: str, run: Run) -> bool:
+    """Apply a run of one type's changes, in order; False when the type is not held here.
+
+    Redacted changes are checked like the others (a redacted change naming a local record
+    is as much a forgery) but apply nothing: this node was not given the record.
+    """
+    rt = BY_NAME.get(record_type)
+    if rt is None:
+        return False
+    await _refuse_foreign(conn, rt, origin, run)
+    changes = [(record_id, None if data is None else rt.decode(data))
+               for record_id, data, redacted in run if not redacted]
+    await _refuse_forged_authors(conn, rt, origin, [p for _, p in changes if p is not None])
+    if rt.apply_batch is not None:
+        await rt.apply_batch(conn, origin, changes)
+        return True
+    for record_id, payload in changes:
+        if payload is None:
+            await _forget(conn, rt, origin, record_id)
+        else:
+            await rt.apply(conn, origin, record_id, payload)
+    return True
 
 
 async def apply(
-    conn: Connection, record_type: str, origin: str, record_id: str,
-    data: dict[str, Any] | None,
+    conn: Connection, record_type: str, origin: str, record_id: str, data: bytes | None,
 ) -> bool:
-    """Apply one change; False when this node does not hold records of that type."""
-    replica = APPLIERS.get(record_type)
-    if replica is None:
-        return False
-    if data is None:
-        await _forget(conn, replica, origin, record_id)
-    else:
-        await replica.upsert(conn, origin, record_id, data)
-    return True
-
-
-async def apply_many(
-    conn: Connection, record_type: str, origin: str,
-    changes: Sequence[tuple[str, dict[str, Any] | None]],
-) -> bool:
-    """Apply a run of changes of one type, in order; False when the type is not held here."""
-    batch = BATCH_APPLIERS.get(record_type)
-    if batch is not None:
-        await batch(conn, origin, changes)
-        return True
-    if record_type not in APPLIERS:
-        return False
-    for record_id, data in changes:
-        await apply(conn, record_type, origin, record_id, data)
-    return True
+    """Apply one change (its canonical JSON data, or None for a tombstone)."""
+    return await apply_many(conn, record_type, origin, [(record_id, data, False)])

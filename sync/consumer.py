@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 import structlog
@@ -83,16 +82,12 @@ async def apply_verified(
 
 
 async def _apply_records(conn: Connection, origin: str, changes: Sequence[Verified]) -> None:
-    # Runs of one type go to that type's applier together, keeping the log's order.
-    for record_type, run in itertools.groupby(
-        (c for c in changes if not c.redacted), key=lambda c: c.type
-    ):
-        if not replicas.holds(record_type):
-            continue  # kept in the chain only: this node has no table for the type
-        items: list[tuple[str, dict[str, Any] | None]] = [
-            (c.id, None if c.data is None else msgspec.json.decode(c.data)) for c in run
-        ]
-        await replicas.apply_many(conn, record_type, origin, items)
+    # Runs of one type go to that type's applier together, keeping the log's order; a
+    # type this node has no table for is kept in the chain only. Redacted changes go too:
+    # the replica rule checks what they name (registry/replicas.py).
+    for record_type, run in itertools.groupby(changes, key=lambda c: c.type):
+        await replicas.apply_many(conn, record_type, origin,
+                                  [(c.id, c.data, c.redacted) for c in run])
 
 
 async def record_fault(conn: Connection, peer: str, reason: str) -> None:

@@ -15,16 +15,12 @@ import msgspec
 from registry.db import Connection
 from registry.errors import Conflict, Invalid, NotFound
 from registry.keys import public_jwk
+from registry.record_types import DEFAULT_PEER_TYPES
 
-# What every peer receives by default: the records that make a trace answer (members,
-# entrustments, resources and the facts about them). Collector filings and black-market
-# intelligence reach only peers configured for them; any type not listed goes redacted.
-TRACE_TYPES = frozenset({
-    "member", "entrustment", "resource", "resource_confirmation", "resource_filing",
-})
-DEFAULT_SEND_TYPES = TRACE_TYPES
-# A member (a carrier mirror) reads only what a trace lookup needs.
-MEMBER_TYPES = TRACE_TYPES
+# What every peer receives by default (the types registry/record_types.py declares
+# Peers.DEFAULT: what a trace answer needs). Intelligence reaches only peers configured
+# for it (`--also-send`); any type not listed goes redacted.
+DEFAULT_SEND_TYPES = DEFAULT_PEER_TYPES
 
 
 class Peer(msgspec.Struct, frozen=True):

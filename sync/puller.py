@@ -17,6 +17,7 @@ import httpx
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from registry.records import RefusedChange
 from sync import consumer
 from sync.client import FeedClient
 from sync.consumer import PeerState
@@ -127,6 +128,11 @@ async def _applied(pool: asyncpg.Pool, peer: Peer, feed: Feed, proven: list[Veri
         async with pool.acquire() as conn:
             return await consumer.apply_verified(conn, peer.node_id, proven, feed.checkpoint,
                                                  feed.head)
+    except RefusedChange as exc:
+        # Verified, but it names what is not the peer's (API.md §8): nothing is applied.
+        reason = f"refused: {exc}"
+        await _fault(pool, peer, reason)
+        raise SyncFault(reason) from exc
     except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
         # The change verified but cannot be held here (a uscc taken locally, say).
         reason = f"cannot apply: {type(exc).__name__}: {exc}"

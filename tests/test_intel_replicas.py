@@ -45,10 +45,15 @@ async def test_log_entries_rebuild_records_on_a_peer(
     assert number not in json.dumps(latest[("collector_filing", filing["id"])])
     assert latest[("risk_event", event["id"])]["updates"][0]["summary"] == "后续"
 
+    # Held as a peer's records: the peer's copies name a member of the peer's own (a peer
+    # may log only its own members' acts).
     async with db.transaction():
         for (record_type, record_id), data in latest.items():
             if (record_type, record_id) in wanted:
-                assert await replicas.apply(db, record_type, PEER, f"p-{record_id}", data)
+                author = "filer_id" if record_type == "collector_filing" else "reporter_id"
+                theirs = {**data, author: "m_peer_agency"}
+                assert await replicas.apply(db, record_type, PEER, f"p-{record_id}",
+                                            json.dumps(theirs).encode())
     copy = await db.fetchrow("SELECT origin, status, subject_hash FROM collector_filings"
                              " WHERE id = $1", f"p-{filing['id']}")
     assert copy is not None

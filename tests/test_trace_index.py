@@ -10,9 +10,10 @@ from typing import Any
 
 import msgspec
 
+from registry.resources.model import confirmation_id, filing_id
 from registry.trace.answer import Answers
 from registry.trace.decision import SHANGHAI, Supply
-from registry.trace.index import TraceIndex, confirmation_id, filing_id
+from registry.trace.index import TraceIndex
 from registry.trace.model import TraceResults
 
 AT = int(datetime(2026, 11, 28, 9, 30, tzinfo=SHANGHAI).timestamp())

@@ -5,12 +5,12 @@ stored in the local change log as federation stores them, reach the index (API.m
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import asyncpg
+import msgspec
 
-from registry import changelog, replicas
+from registry import changelog, record_types, replicas
 from registry.changelog import GENESIS, Change
 from tests.support.client import SignedClient
 from tests.support.whitelist import cast, confirm, entrust, file, trace
@@ -27,7 +27,12 @@ async def store_peer_changes(db: asyncpg.Connection, changes: list[Change]) -> N
         entries = changelog.chain(PEER, after_seq, after_hash, changes)
         await changelog.store(db, entries)
         for e in entries:
-            assert await replicas.apply(db, e.type, e.origin, e.id, e.data)
+            assert await replicas.apply(db, e.type, e.origin, e.id, raw(e.data))
+
+
+def raw(data: dict[str, Any] | None) -> bytes | None:
+    """Data as a change carries it: its JSON bytes (None for a tombstone)."""
+    return None if data is None else msgspec.json.encode(data)
 
 
 def peer_member(member_id: str, kind: str, status: str = "active") -> Change:
@@ -84,7 +89,7 @@ async def test_a_peer_supply_confirmed_and_filed_here(operator: SignedClient,
                           PEER)
     for row in rows:
         await replicas.apply(db, row["type"], PEER, row["record_id"],
-                             None if row["data"] is None else json.loads(row["data"]))
+                             None if row["data"] is None else row["data"].encode())
     assert await db.fetchval("SELECT count(*) FROM resources WHERE id = $1", resource_id) == 1
 
 
@@ -95,15 +100,15 @@ async def _is(reason: Any, wanted: str) -> bool:
 async def test_appliers_hold_every_trace_record_type(db: asyncpg.Connection) -> None:
     for record_type in ("entrustment", "resource", "resource_confirmation",
                         "resource_filing"):
-        assert record_type in replicas.APPLIERS
-    await replicas.apply(db, "entrustment", PEER, "e_peer", {
+        assert record_type in record_types.BY_NAME
+    await replicas.apply(db, "entrustment", PEER, "e_peer", raw({
         "id": "e_peer", "lender_id": "m_l", "agency_id": "m_a", "starts_on": "2026-01-01",
         "ends_on": "2026-12-31", "subcontracting_allowed": False, "parent_id": None,
         "ended": False, "ended_at": None, "end_reason": None,
-        "created_at": "2026-01-01T00:00:00+08:00"})
-    await replicas.apply(db, "resource_filing", PEER, "rf:r_x:e_peer", {
+        "created_at": "2026-01-01T00:00:00+08:00"}))
+    await replicas.apply(db, "resource_filing", PEER, "rf:r_x:e_peer", raw({
         "resource_id": "r_x", "kind": "voice", "value": "+8613300133001",
-        "entrustment_id": "e_peer", "lender_id": "m_l", "filed_at": "2026-01-02T00:00:00Z"})
+        "entrustment_id": "e_peer", "lender_id": "m_l", "filed_at": "2026-01-02T00:00:00Z"}))
     assert await db.fetchval("SELECT origin FROM entrustments WHERE id = 'e_peer'") == PEER
     await replicas.apply(db, "resource_filing", PEER, "rf:r_x:e_peer", None)
     await replicas.apply(db, "entrustment", PEER, "e_peer", None)
@@ -131,3 +136,36 @@ async def test_a_malformed_peer_entry_is_skipped_not_fatal(operator: SignedClien
         return bool((await trace(c.lender, "+8613300133009"))["reason"] != "unregistered")
 
     assert await eventually(registered)
+
+
+def _peer_supply(resource_id: str, value: str, assignee_id: str) -> Change:
+    return Change("resource", resource_id, "upsert", {
+        "id": resource_id, "kind": "voice", "value": value, "supplier_id": "m_peer_carrier",
+        "assignee_id": assignee_id, "valid_from": "2026-01-01T00:00:00+08:00",
+        "valid_to": None, "created_at": "2026-01-01T00:00:00+08:00"})
+
+
+async def test_a_redacted_peer_entry_withdraws_nothing_from_the_index(
+    operator: SignedClient, db: asyncpg.Connection,
+) -> None:
+    """An upsert held without its data (the peer's policy redacted it) is not a delete."""
+    c = await cast(operator)
+    held, later = ("+8613300133071", "r_peer_held"), ("+8613300133072", "r_peer_later")
+    await store_peer_changes(db, [peer_member("m_peer_carrier", "carrier"),
+                                  _peer_supply(held[1], held[0], c.agency.id)])
+
+    async def reason_of(value: str) -> str:
+        return str((await trace(c.lender, value))["reason"])
+
+    assert await eventually(lambda: _is(lambda: reason_of(held[0]), "unconfirmed"))
+    head = await db.fetchrow("SELECT seq, hash FROM change_log WHERE origin = $1"
+                             " ORDER BY seq DESC LIMIT 1", PEER)
+    assert head is not None
+    (again,) = changelog.chain(PEER, head["seq"], head["hash"],
+                               [_peer_supply(held[1], held[0], c.agency.id)])
+    async with db.transaction():
+        await changelog.store(db, [msgspec.structs.replace(again, data=None)])
+    await store_peer_changes(db, [_peer_supply(later[1], later[0], c.agency.id)])
+    # Once the index has passed the redacted entry, the supply it named still stands.
+    assert await eventually(lambda: _is(lambda: reason_of(later[0]), "unconfirmed"))
+    assert await reason_of(held[0]) == "unconfirmed"

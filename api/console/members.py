@@ -21,7 +21,7 @@ from registry.entrustments import store as entrustments
 from registry.errors import Conflict, Forbidden, Invalid
 from registry.members import rules, store
 from registry.members.model import SUBTYPES, StatusChange
-from registry.trace import store as trace_store
+from registry.resources import store as resource_store
 
 KINDS = ("lender", "debt_buyer", "collection_agency", "carrier")
 STATUSES = ("pending", "active", "suspended", "removed")
@@ -72,7 +72,7 @@ async def member_extras(
         *(await entrustments.list_entrustments(db, actor, agency_id=member_id, limit=200)).items,
     ]
     names = await names_of(db, [i for e in entrusted for i in (e.lender_id, e.agency_id)])
-    resources = await trace_store.resources_of(db, member_id)
+    resources = await resource_store.resources_of(db, member_id)
     trace = trace_state(node)
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))

@@ -8,8 +8,8 @@ from litestar.status_codes import HTTP_200_OK
 
 from api.deps import CurrentActor, Db
 from api.guards import member_or_operator, members_of_kind
-from registry.trace import store
-from registry.trace.model import (
+from registry.resources import store
+from registry.resources.model import (
     ConfirmBatch,
     Filing,
     FilingCreate,

@@ -1,7 +1,9 @@
 """Federation over HTTP (API.md §8): the change feed, origins held, sync status, metrics.
 
 The feed is read by peer nodes (their node key, full data of the types their policy
-lists), by members (a carrier mirror: trace records only) and by operators (all).
+lists), by members (what they could read through the regular endpoints, and for an
+active carrier the trace records its mirror needs) and by operators (all); see
+sync/feed.py and docs/federation.md.
 """
 
 from __future__ import annotations
@@ -21,23 +23,24 @@ from api.state import NodeState
 from registry.actors import Actor
 from registry.db import Connection
 from registry.errors import Forbidden
+from registry.records import Reader
 from sync import feed, peers
 from sync.puller import NodeIdentity, PullSettings, run_puller
 from sync.status import SyncStatus, metrics_text, sync_status
 from sync.wire import Heads
 
 
-async def _send_types(
+async def _audience(
     conn: Connection, node: NodeState, actor: Actor, origin: str
-) -> frozenset[str] | None:
-    """What this reader receives in full (None: everything); refuses what it may not read."""
+) -> feed.Audience:
+    """Whose data this reader receives in full; refuses what it may not read at all."""
     if actor.role == "node":
         if origin != node.node_id:
             raise Forbidden("a peer pulls each origin from that origin's own node")
-        return (await peers.get_peer(conn, actor.id)).send_types
+        return feed.PeerNode((await peers.get_peer(conn, actor.id)).send_types)
     if actor.role == "member":
-        return peers.MEMBER_TYPES
-    return None
+        return feed.MemberReader(Reader(actor.id, actor.member_kind, actor.status))
+    return feed.Operators()
 
 
 class SyncController(Controller):
@@ -52,12 +55,12 @@ class SyncController(Controller):
         origin: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         chain = origin or node.node_id
-        send_types = await _send_types(db, node, actor, chain)
+        audience = await _audience(db, node, actor, chain)
         if chain != node.node_id:
             await peers.get_peer(db, chain)  # 404 for an origin this node does not hold
         body = await feed.read_page(
             db, node_id=node.node_id, node_key=node.node_key, kid=node.node_jwk["kid"],
-            origin=chain, after=after, limit=limit, send_types=send_types)
+            origin=chain, after=after, limit=limit, audience=audience)
         return Response(body, media_type=MediaType.JSON)
 
     @get("/heads", operation_id="SyncHeads")

@@ -16,10 +16,8 @@ from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
 from api.trace_state import trace_state
 from registry.errors import Invalid
+from registry.resources.model import EARLIEST, LATEST, MAX_BATCH
 from registry.trace.model import (
-    EARLIEST,
-    LATEST,
-    MAX_BATCH,
     TraceRequest,
     TraceResult,
     TraceResults,

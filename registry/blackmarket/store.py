@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-import msgspec
 
 from registry import changelog
 from registry.actors import Actor, record_evidence
@@ -58,7 +55,7 @@ async def _log_group(conn: Connection, group_id: str, actor: Actor) -> Group:
     row = await conn.fetchrow(_SELECT_GROUP + " WHERE x.id = $1", group_id)
     assert row is not None
     group = _group(row, None)
-    await changelog.append_one(conn, GROUP, group_id, msgspec.to_builtins(group))
+    await changelog.append_one(conn, GROUP, group_id, group)
     await record_evidence(conn, actor, GROUP, group_id)
     return group
 
@@ -152,7 +149,7 @@ async def add_sighting(conn: Connection, data: SightingCreate, actor: Actor) -> 
         )
         assert row is not None
         sighting = Sighting(**dict(row))
-        await changelog.append_one(conn, SIGHTING, sighting_id, msgspec.to_builtins(sighting))
+        await changelog.append_one(conn, SIGHTING, sighting_id, sighting)
         await record_evidence(conn, actor, SIGHTING, sighting_id)
     return sighting
 
@@ -201,10 +198,9 @@ async def match(conn: Connection, wanted: list[Indicator], actor: Actor) -> Matc
 
 
 async def apply_remote_group(
-    conn: Connection, origin: str, group_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, group_id: str, group: Group
 ) -> None:
-    """Hold a peer's group as its home node last logged it."""
-    group = msgspec.convert(data, Group)
+    """Hold a peer's group as its home node last logged it; its indicators only with it."""
     applied = await conn.fetchval(
         """INSERT INTO blackmarket_groups (id, origin, reporter_id, name, category, tlp, aliases,
                description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -222,9 +218,8 @@ async def apply_remote_group(
 
 
 async def apply_remote_sighting(
-    conn: Connection, origin: str, sighting_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, sighting_id: str, s: Sighting
 ) -> None:
-    s = msgspec.convert(data, Sighting)
     await conn.execute(
         """INSERT INTO blackmarket_sightings (id, origin, reporter_id, type, value, seen_at, tlp,
                created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

@@ -83,6 +83,15 @@ class CollectorFiling(msgspec.Struct, kw_only=True):
     history: list[FilingEvent] = msgspec.field(default_factory=list)
 
 
+class CollectorFilingRecord(CollectorFiling, kw_only=True):
+    """A filing as the change log carries it: self-contained for a peer, with the keyed
+    hash of the id number (never the number, never the full name) and the stored status
+    (not "expired", which each reader works out from expires_at)."""
+
+    subject_hash: str
+    hash_version: int
+
+
 class FilingPage(msgspec.Struct):
     items: list[CollectorFiling]
     next_cursor: str | None

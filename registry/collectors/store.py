@@ -19,6 +19,7 @@ from registry.collectors import prc_id, rules
 from registry.collectors.model import (
     CollectorFiling,
     CollectorFilingCreate,
+    CollectorFilingRecord,
     FilingEvent,
     FilingPage,
     Review,
@@ -69,13 +70,13 @@ def _filing(row: asyncpg.Record) -> CollectorFiling:
     )
 
 
-def log_data(row: asyncpg.Record) -> dict[str, Any]:
+def log_data(row: asyncpg.Record) -> CollectorFilingRecord:
     """Self-contained for a peer: masks and the keyed hash, never the number or full name."""
-    data: dict[str, Any] = msgspec.to_builtins(_filing(row))
-    data["status"] = row["stored_status"]
-    data["subject_hash"] = row["subject_hash"]
-    data["hash_version"] = row["hash_version"]
-    return data
+    shown = _filing(row)
+    fields = {f: getattr(shown, f) for f in shown.__struct_fields__}
+    fields["status"] = row["stored_status"]
+    return CollectorFilingRecord(**fields, subject_hash=row["subject_hash"],
+                                 hash_version=row["hash_version"])
 
 
 async def _row(conn: Connection, filing_id: str) -> asyncpg.Record:
@@ -194,10 +195,9 @@ async def list_filings(
 
 
 async def apply_remote(
-    conn: Connection, origin: str, filing_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, filing_id: str, filing: CollectorFilingRecord
 ) -> None:
     """Hold a peer's filing as its home node last logged it."""
-    filing = msgspec.convert(data, CollectorFiling)
     history = msgspec.to_builtins(filing.history)
     await conn.execute(
         """INSERT INTO collector_filings (id, origin, status, filer_id, filer_kind, id_type,
@@ -211,7 +211,7 @@ async def apply_remote(
                updated_at = now()
            WHERE collector_filings.origin = $2""",
         filing_id, origin, filing.status, filing.filer_id, filing.filer_kind, filing.id_type,
-        str(data["subject_hash"]), int(data["hash_version"]), filing.subject.name_masked,
+        filing.subject_hash, filing.hash_version, filing.subject.name_masked,
         filing.subject.id_masked, filing.violations, filing.incident_on, filing.dismissed_on,
         filing.summary, filing.evidence_sha256, history, filing.created_at,
         filing.published_at, filing.expires_at,

@@ -19,9 +19,10 @@ class EntrustmentEnd(msgspec.Struct, forbid_unknown_fields=True):
     reason: str
 
 
-class Entrustment(msgspec.Struct, kw_only=True):
+class EntrustmentRecord(msgspec.Struct, kw_only=True):
+    """An entrustment as the change log carries it (its origin is the entry's own)."""
+
     id: str
-    origin: str
     lender_id: str
     agency_id: str
     starts_on: date
@@ -32,6 +33,12 @@ class Entrustment(msgspec.Struct, kw_only=True):
     ended_at: datetime | None
     end_reason: str | None
     created_at: datetime
+
+
+class Entrustment(EntrustmentRecord, kw_only=True):
+    """An entrustment as the API shows it, with the node it belongs to."""
+
+    origin: str
 
 
 class EntrustmentPage(msgspec.Struct):

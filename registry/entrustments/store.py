@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import asyncpg
-import msgspec
 
 from registry import changelog
 from registry.actors import Actor, record_evidence
@@ -17,6 +15,7 @@ from registry.entrustments.model import (
     EntrustmentCreate,
     EntrustmentEnd,
     EntrustmentPage,
+    EntrustmentRecord,
     PublicAgencies,
     PublicAgency,
 )
@@ -34,10 +33,8 @@ def _entrustment(row: asyncpg.Record) -> Entrustment:
     return Entrustment(**dict(row.items()))
 
 
-def log_data(entrustment: Entrustment) -> dict[str, Any]:
-    data: dict[str, Any] = msgspec.to_builtins(entrustment)
-    data.pop("origin", None)
-    return data
+def log_data(e: Entrustment) -> EntrustmentRecord:
+    return EntrustmentRecord(**{f: getattr(e, f) for f in EntrustmentRecord.__struct_fields__})
 
 
 def visible_to(entrustment: Entrustment, actor: Actor) -> bool:
@@ -168,10 +165,9 @@ async def public_agencies(conn: Connection, lender_id: str, on: date) -> PublicA
 
 
 async def apply_remote(
-    conn: Connection, origin: str, entrustment_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, entrustment_id: str, e: EntrustmentRecord
 ) -> None:
     """Hold a peer's entrustment as its home node last logged it."""
-    e = msgspec.convert({**data, "id": entrustment_id, "origin": origin}, Entrustment)
     await conn.execute(
         """INSERT INTO entrustments (id, origin, lender_id, agency_id, starts_on, ends_on,
                subcontracting_allowed, parent_id, ended, ended_at, end_reason, created_at)
@@ -183,4 +179,3 @@ async def apply_remote(
         entrustment_id, origin, e.lender_id, e.agency_id, e.starts_on, e.ends_on,
         e.subcontracting_allowed, e.parent_id, e.ended, e.ended_at, e.end_reason, e.created_at,
     )
-

@@ -65,7 +65,10 @@ class PublicKey(msgspec.Struct, frozen=True, omit_defaults=True):
     revoked_at: datetime | None = None
 
 
-class Member(msgspec.Struct, kw_only=True):
+class MemberRecord(msgspec.Struct, kw_only=True):
+    """A member as the change log carries it: its status history, not its keys (which
+    stay at its home node, the only node it signs to)."""
+
     id: str
     origin: str
     kind: str
@@ -77,6 +80,11 @@ class Member(msgspec.Struct, kw_only=True):
     status: str
     created_at: datetime
     history: list[StatusEvent] = msgspec.field(default_factory=list)
+
+
+class Member(MemberRecord, kw_only=True):
+    """A member as the API shows it: the logged record and, at its home node, its keys."""
+
     keys: list[PublicKey] = msgspec.field(default_factory=list)
 
 

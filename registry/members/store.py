@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 import msgspec
 
@@ -20,6 +18,7 @@ from registry.members.model import (
     Member,
     MemberCreate,
     MemberPage,
+    MemberRecord,
     PublicKey,
     StatusChange,
     StatusEvent,
@@ -46,11 +45,9 @@ def _member(row: asyncpg.Record) -> Member:
     )
 
 
-def log_data(member: Member) -> dict[str, Any]:
+def log_data(member: Member) -> MemberRecord:
     """What the change log carries: the member without its keys, which stay at home."""
-    data: dict[str, Any] = msgspec.to_builtins(member)
-    data.pop("keys", None)
-    return data
+    return MemberRecord(**{f: getattr(member, f) for f in MemberRecord.__struct_fields__})
 
 
 # A member with its history and keys in one round trip.
@@ -205,21 +202,23 @@ async def list_members(
 
 
 async def apply_remote(
-    conn: Connection, origin: str, member_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, member_id: str, member: MemberRecord
 ) -> None:
-    """Hold a peer's member as its home node last logged it."""
-    member = msgspec.convert(data, Member)
-    await conn.execute(
+    """Hold a peer's member as its home node last logged it; its history only with it."""
+    held = await conn.fetchval(
         """INSERT INTO members (id, origin, kind, subtype, name, uscc, contact, complaints,
                                 status, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
            ON CONFLICT (id) DO UPDATE SET kind = $3, subtype = $4, name = $5, uscc = $6,
                contact = $7, complaints = $8, status = $9, updated_at = now()
-           WHERE members.origin = $2""",
+           WHERE members.origin = $2
+           RETURNING id""",
         member_id, origin, member.kind, member.subtype, member.name, member.uscc,
         msgspec.to_builtins(member.contact), msgspec.to_builtins(member.complaints),
         member.status, member.created_at,
     )
+    if held is None:
+        return  # another origin's member: not this peer's to change, nor its history
     await conn.execute("DELETE FROM member_status_history WHERE member_id = $1", member_id)
     await conn.executemany(
         "INSERT INTO member_status_history (member_id, n, status, reason, at, by)"

@@ -6,7 +6,6 @@ A report is visible to its reporter and to operators; the scope is in every WHER
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -44,7 +43,7 @@ async def _log(conn: Connection, event_id: str, actor: Actor) -> RiskEvent:
     row = await conn.fetchrow(_SELECT + " WHERE x.id = $1", event_id)
     assert row is not None
     event = _event(row)
-    await changelog.append_one(conn, RECORD_TYPE, event_id, msgspec.to_builtins(event))
+    await changelog.append_one(conn, RECORD_TYPE, event_id, event)
     await record_evidence(conn, actor, RECORD_TYPE, event_id)
     return event
 
@@ -152,10 +151,9 @@ async def events_between(
 
 
 async def apply_remote(
-    conn: Connection, origin: str, event_id: str, data: dict[str, Any]
+    conn: Connection, origin: str, event_id: str, e: RiskEvent
 ) -> None:
     """Hold a peer's report as its home node last logged it."""
-    e = msgspec.convert(data, RiskEvent)
     await conn.execute(
         """INSERT INTO risk_events (id, origin, reporter_id, reporter_kind, category,
                discovered_at, reported_at, due_at, summary, cause, situation, impact, measures,

@@ -25,7 +25,8 @@ import structlog
 
 from registry.changelog import CHANNEL
 from registry.db import Connection
-from registry.trace.index import TYPES, TraceIndex
+from registry.record_types import TRACE_TYPES
+from registry.trace.index import TraceIndex
 
 log = structlog.get_logger("registry.trace.feed")
 POLL_SECONDS = 1.0
@@ -42,8 +43,11 @@ WITH RECURSIVE o AS (
 )
 SELECT origin FROM o WHERE origin IS NOT NULL
 """
+# An upsert held without its data (it reached this node redacted) is nothing to apply:
+# its type is sent to the index as "" so that only the seq moves on.
 _AFTER = """
-SELECT seq, type, record_id, CASE WHEN type = ANY($3::text[]) THEN data END AS data
+SELECT seq, CASE WHEN op = 'upsert' AND data IS NULL THEN '' ELSE type END AS type,
+       record_id, CASE WHEN type = ANY($3::text[]) THEN data END AS data
 FROM change_log WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT $4
 """
 _decode = msgspec.json.Decoder(dict[str, Any] | None)
@@ -89,7 +93,7 @@ class IndexFeed:
     async def _pull(self, conn: Connection, origin: str) -> int:
         """Apply every entry of `origin` after the last one applied; returns how many."""
         applied = 0
-        types = list(TYPES)
+        types = list(TRACE_TYPES)
         while True:
             after = self.index.seqs.get(origin, 0)
             rows = await conn.fetch(_AFTER, origin, after, types, PAGE)

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from registry import phone
+from registry.resources.model import CONFIRMATION, FILING, RESOURCE
 from registry.trace.decision import (
     FOREVER,
     NOBODY,
@@ -40,10 +41,8 @@ from registry.trace.decision import (
 )
 
 MEMBER = "member"
-RESOURCE = "resource"
-CONFIRMATION = "resource_confirmation"
-FILING = "resource_filing"
 ENTRUSTMENT = "entrustment"
+# The record types the index reads (registry/record_types.py declares them `trace=True`).
 TYPES = (MEMBER, RESOURCE, CONFIRMATION, FILING, ENTRUSTMENT)
 _WITHDRAWN = 0  # state index of a resource whose record was deleted
 # A voice number's entry is `slot << _SLOT_SHIFT | state`.
@@ -60,14 +59,6 @@ _day_start = lru_cache(maxsize=4096)(day_start)
 
 def rid_hash(resource_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(resource_id.encode(), digest_size=8).digest(), "little")
-
-
-def confirmation_id(resource_id: str, member_id: str) -> str:
-    return f"rc:{resource_id}:{member_id}"
-
-
-def filing_id(resource_id: str, entrustment_id: str) -> str:
-    return f"rf:{resource_id}:{entrustment_id}"
 
 
 def _resource_of(record_id: str) -> str:

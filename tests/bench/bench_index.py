@@ -20,7 +20,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from registry.trace.index import TraceIndex, confirmation_id, filing_id
+from registry.resources.model import confirmation_id, filing_id
+from registry.trace.index import TraceIndex
 
 Entry = tuple[str, int, str, str, dict[str, Any] | None]
 AT = int(time.time())

@@ -3,34 +3,36 @@ by lenders. Every write is one transaction with its change-log entries and evide
 
 A confirmation or a filing is a record of its own, authored by the confirming or filing
 member's node and naming the resource, so a supply made on another node stays untouched.
-Each logged record carries the resource's kind and value, so that an index can place it
-without holding resource ids.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from registry import changelog, phone
 from registry.actors import Actor, record_evidence
-from registry.changelog import Change
 from registry.db import Connection
 from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from registry.ids import new_id
 from registry.records import refuse_foreign
-from registry.trace.index import CONFIRMATION, FILING, RESOURCE, confirmation_id, filing_id
-from registry.trace.model import (
+from registry.resources.model import (
+    CONFIRMATION,
     EARLIEST,
+    FILING,
     LATEST,
     MAX_BATCH,
+    RESOURCE,
+    ConfirmationRecord,
     Filing,
+    FilingRecord,
     Resource,
     ResourceChange,
+    ResourceRecord,
     ResourceSupply,
+    confirmation_id,
+    filing_id,
 )
 
 # Supplies of one value must not overlap; checking and inserting under one lock keeps two
@@ -55,15 +57,10 @@ def _resource(row: asyncpg.Record) -> Resource:
     )
 
 
-def resource_log(resource: Resource) -> dict[str, Any]:
-    """The supply as the carrier's node logs it: the facts of other members stay out."""
-    return {
-        "id": resource.id, "kind": resource.kind, "value": resource.value,
-        "supplier_id": resource.supplier_id, "assignee_id": resource.assignee_id,
-        "valid_from": resource.valid_from.isoformat(),
-        "valid_to": None if resource.valid_to is None else resource.valid_to.isoformat(),
-        "created_at": resource.created_at.isoformat(),
-    }
+def resource_log(r: Resource) -> ResourceRecord:
+    return ResourceRecord(id=r.id, kind=r.kind, value=r.value, supplier_id=r.supplier_id,
+                          assignee_id=r.assignee_id, valid_from=r.valid_from,
+                          valid_to=r.valid_to, created_at=r.created_at)
 
 
 async def fetch(conn: Connection, resource_id: str) -> Resource:
@@ -184,7 +181,7 @@ async def supply(conn: Connection, items: Sequence[ResourceSupply], actor: Actor
         )
         made = {r["id"]: _resource(r) for r in rows}
         resources = [made[i] for i in ids]
-        await changelog.append(conn, [Change(RESOURCE, r.id, "upsert", resource_log(r))
+        await changelog.append(conn, [changelog.record(RESOURCE, r.id, resource_log(r))
                                       for r in resources])
         for resource in resources:
             await record_evidence(conn, actor, RESOURCE, resource.id)
@@ -260,9 +257,9 @@ async def confirm(conn: Connection, ids: Sequence[str], actor: Actor, *, batch: 
         )
         at = {r["resource_id"]: r["confirmed_at"] for r in confirmed}
         await changelog.append(conn, [
-            Change(CONFIRMATION, confirmation_id(r["id"], actor.id), "upsert", {
-                "resource_id": r["id"], "kind": r["kind"], "value": r["value"],
-                "member_id": actor.id, "confirmed_at": at[r["id"]].isoformat()})
+            changelog.record(CONFIRMATION, confirmation_id(r["id"], actor.id), ConfirmationRecord(
+                resource_id=r["id"], kind=r["kind"], value=r["value"], member_id=actor.id,
+                confirmed_at=at[r["id"]]))
             for r in fresh
         ])
         for row in fresh:
@@ -304,55 +301,8 @@ async def file(
                            code="duplicate") from exc
         assert row is not None
         filing = Filing(**dict(row.items()))
-        await changelog.append_one(conn, FILING, record_id, {
-            "resource_id": resource_id, "kind": resource["kind"], "value": resource["value"],
-            "entrustment_id": entrustment_id, "lender_id": actor.id,
-            "filed_at": filing.filed_at.isoformat()})
+        await changelog.append_one(conn, FILING, record_id, FilingRecord(
+            resource_id=resource_id, kind=resource["kind"], value=resource["value"],
+            entrustment_id=entrustment_id, lender_id=actor.id, filed_at=filing.filed_at))
         await record_evidence(conn, actor, FILING, record_id)
     return filing
-
-
-# ---- replicas of a peer's records ----------------------------------------------------
-
-def _moment(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-async def apply_remote_resource(
-    conn: Connection, origin: str, resource_id: str, data: dict[str, Any]
-) -> None:
-    await conn.execute(
-        """INSERT INTO resources (id, origin, kind, value, supplier_id, assignee_id,
-                                  valid_from, valid_to, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (id) DO UPDATE SET kind = $3, value = $4, supplier_id = $5,
-               assignee_id = $6, valid_from = $7, valid_to = $8, updated_at = now()
-           WHERE resources.origin = $2""",
-        resource_id, origin, data["kind"], data["value"], data["supplier_id"],
-        data["assignee_id"], _moment(data["valid_from"]), _moment(data.get("valid_to")),
-        _moment(data.get("created_at")) or datetime.now().astimezone(),
-    )
-
-
-async def apply_remote_confirmation(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
-) -> None:
-    await conn.execute(
-        """INSERT INTO resource_confirmations (id, origin, resource_id, member_id, confirmed_at)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING""",
-        record_id, origin, data["resource_id"], data["member_id"],
-        _moment(data["confirmed_at"]),
-    )
-
-
-async def apply_remote_filing(
-    conn: Connection, origin: str, record_id: str, data: dict[str, Any]
-) -> None:
-    await conn.execute(
-        """INSERT INTO resource_filings (id, origin, resource_id, entrustment_id, lender_id,
-                                         filed_at)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
-        record_id, origin, data["resource_id"], data["entrustment_id"], data["lender_id"],
-        _moment(data["filed_at"]),
-    )
-
