@@ -29,14 +29,11 @@ from registry.members.model import (
     StatusChange,
     StatusEvent,
 )
+from registry.resources.model import Filing, Ids, Resource, ResourceSupply
 from registry.trace.decision import Window
 from registry.trace.model import (
     Checkpoint,
-    Filing,
-    Ids,
     PrincipalRef,
-    Resource,
-    ResourceSupply,
     SupplierRef,
     TraceResult,
     TraceResults,
