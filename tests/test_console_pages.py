@@ -1,5 +1,6 @@
-"""Chinese pages say nothing in English: every console and public page, in Chinese, with
-records on it, scanned for English words outside codes, ids and the language switch."""
+"""Console pages as staff read them: Chinese pages say nothing in English (every console and
+public page, with records on it, scanned for English words outside codes, ids and the
+language switch), and the audit trail filters by operator, action, record and day."""
 
 from __future__ import annotations
 
@@ -132,3 +133,33 @@ def test_the_scanner_finds_english_where_there_is_some() -> None:
             '<p>ops@example.cn test set-up</p><input type="submit" value="Send">'
             '<input type="radio" value="publish"><script>var ok = "fine";</script>')
     assert english_in(html, SET_UP) == ["Search", "Send", "application", "recorded"]
+
+
+async def test_the_audit_trail_filters_by_operator_action_record_and_day(
+    client: AsyncTestClient[Any], admin: ConsoleLogin, operator: SignedClient,
+    db: asyncpg.Connection,
+) -> None:
+    client.follow_redirects = False
+    await db.execute("UPDATE operator_credentials SET totp_last_step = 0")
+    assert (await sign_in(client, admin)).status_code == 303
+    client.follow_redirects = True
+    member = await admit_member(operator, "carrier", status="pending")
+    await db.execute(
+        "INSERT INTO operator_audit (operator_id, action, target_type, target_id, detail, at)"
+        " VALUES ($1, 'member_status', 'member', $2, '{\"to\": \"active\"}',"
+        " '2026-03-01T10:00:00+08:00')", admin.operator_id, member.id)
+
+    async def rows(**params: str) -> list[str]:
+        page = await client.get("/console/audit", params=params)
+        assert page.status_code == 200
+        return re.findall(r'<td data-label="操作">([^<]+)</td>', page.text)
+
+    assert set(await rows(action="member_status")) == {"变更成员状态"}
+    assert set(await rows(operator=admin.operator_id)) >= {"登录", "变更成员状态"}
+    assert await rows(target=member.id) == ["变更成员状态"]
+    assert await rows(target=member.id, since="2026-03-02") == []
+    assert await rows(target=member.id, since="2026-03-01", until="2026-03-01") == [
+        "变更成员状态"]
+    # Malformed filters are no filters, not errors.
+    assert await rows(target=member.id, since="yesterday", action="drop table") == [
+        "变更成员状态"]
