@@ -28,6 +28,7 @@ from api.routes import (
     resources,
     risk,
     sync,
+    tlog,
     trace,
 )
 from api.settings import Settings
@@ -90,7 +91,8 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, resources.ResourceController,
             trace.TraceController, public.PublicController,
-            *sync.ROUTES, *console.ROUTES, openapi.asset_router(),
+            *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
+            openapi.asset_router(),
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,

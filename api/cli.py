@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_import, cli_sync
+from api import cli_client, cli_import, cli_sync, cli_tlog
 from api.settings import Settings
 from api.startup import UnusableDatabase, banner, prepare_database, probe, version
 from registry import db
@@ -263,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         return database(_settings(args))
 
     cli_sync.add_commands(commands, common, with_database)
+    cli_tlog.add_commands(commands)
     cli_client.add_commands(commands)
     cli_import.add_commands(commands)
     return parser

@@ -17,9 +17,11 @@ import msgspec
 from registry import db, record_types
 from registry.migrate import migrate
 from registry.signing_keys import public_jwk_of
+from registry_client.note import jwk_public
 from sync import peers
 from sync.client import Key, fetch_node_info
 from sync.mirror import CarrierMirror
+from sync.mirror_tree import Witness
 
 Common = Callable[[argparse.ArgumentParser], None]
 WithDatabase = Callable[[argparse.Namespace], Any]  # yields the DSN (api.cli.database)
@@ -141,14 +143,28 @@ def _lookup_line(line: str) -> tuple[str, int | None]:
     return text, None
 
 
+async def _witness(spec: str) -> Witness:
+    """NODE_ID=URL: a witness node, its key as it publishes it (pinned at this start)."""
+    name, _, url = spec.partition("=")
+    info = await fetch_node_info(url)
+    if info.node_id != name:
+        raise SystemExit(f"{url} is node {info.node_id}, not {name}")
+    publics = [p for p in map(jwk_public, info.keys) if p is not None]
+    if not publics:
+        raise SystemExit(f"{url} publishes no Ed25519 node key")
+    return Witness(name, publics[0], url)
+
+
 async def run_mirror(args: argparse.Namespace) -> int:
     """Sync, then answer one trace per line of stdin (`VALUE [AT]`) as JSON on stdout."""
     key, thumbprint = _load_member_key(Path(args.key))
     kid = args.kid or thumbprint
     if not kid:
         raise SystemExit("--kid is required for a P-256 key")
+    witnesses = [await _witness(spec) for spec in args.witness or []]
     mirror = CarrierMirror(args.url, member_id=args.member_id, key=key, kid=kid,
-                           snapshot=Path(args.snapshot), page_limit=args.page)
+                           snapshot=Path(args.snapshot), page_limit=args.page,
+                           witnesses=witnesses, witnesses_required=args.witnesses_required)
     loaded = mirror.load()
     applied = await mirror.sync_once()
     print(json.dumps({"node": mirror.node, "from_snapshot": loaded, "pulled": applied,
@@ -189,4 +205,8 @@ def add_mirror_command(commands: Any) -> None:
     mirror.add_argument("--interval", type=float, default=1.0, help="seconds between pulls")
     mirror.add_argument("--page", type=int, default=5000, help="changes per request")
     mirror.add_argument("--once", action="store_true", help="sync once and exit")
+    mirror.add_argument("--witness", action="append", metavar="NODE_ID=URL",
+                        help="a node whose cosignatures of the tree count (repeatable)")
+    mirror.add_argument("--witnesses-required", type=int, default=0, metavar="K",
+                        help="trust a tree checkpoint only with K witness cosignatures")
     mirror.set_defaults(run=lambda args: asyncio.run(run_mirror(args)))

@@ -15,6 +15,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.guards import READ_ONLY
 from api.state import NodeState, node_state
 from registry.trace.answer import Answers
 from registry.trace.feed import IndexFeed, SharedHead
@@ -71,7 +72,10 @@ class WritesSeenByTrace(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         method = scope.get("method", "GET")
         path: str = scope["path"]
-        if method in _READS or not path.startswith("/v1/") or path == "/v1/trace":
+        handler = scope.get("route_handler")
+        # A POST that only reads (a trace batch, a receipt, a check) writes nothing to apply.
+        reads = handler is not None and handler.opt.get(READ_ONLY, False)
+        if method in _READS or not path.startswith("/v1/") or reads:
             await next_app(scope, receive, send)
             return
 

@@ -7,9 +7,10 @@ from it, so that a new type cannot forget a rule:
 - `name`, `table`: the change log's `type` and the table that holds its records;
 - `payload`: the msgspec Struct of its change-log data. The payload is the federation
   contract: writers log it with `changelog.append_one(conn, type, id, payload)` or
-  `changelog.record(type, id, payload)`, appliers receive it decoded; nobody builds or
-  reads the data as a dict by key (tests/test_record_types.py decodes every change that
-  the test scenarios log as its declared payload);
+  `changelog.record(type, id, payload)`, appliers receive it decoded; nobody builds it
+  as a dict by hand (tests/test_record_types.py checks that every change the test
+  scenarios log is exactly its declared payload). The trace index alone still reads its
+  five types' data as plain dicts, on its hot path (registry/trace/index.py);
 - `apply`: how a peer's change is held here, `(conn, origin, id, payload)`. Every row it
   writes is guarded by origin; the replica rule (registry/replicas.py) has already
   refused a change that names a record of another origin, and removes `dependents` with
@@ -24,9 +25,19 @@ from it, so that a new type cannot forget a rule:
 - `author`: the payload field naming the member whose act the record is; a peer may log
   only the acts of its own members.
 
-Adding a type: its payload Struct in the domain's model, its `apply_remote` beside its
-store, one `RecordType(...)` line in registry/record_types.py, and a way for
-tests/test_record_authority.py and tests/test_feed_confidentiality.py to make one.
+Adding a type, step by step:
+
+1. its payload Struct in the domain's model (what the log carries, nothing else);
+2. its writes log it: `changelog.append_one(conn, "my_type", id, payload)`;
+3. `async def apply_remote(conn, origin, record_id, payload)` beside its store: an
+   upsert `... ON CONFLICT (id) DO UPDATE ... WHERE my_table.origin = $origin`, and
+   dependent rows written only when that upsert held (`RETURNING id`);
+4. one `RecordType(...)` line in registry/record_types.py. `members` may be any pure
+   function `(Reader, payload) -> bool` when `parties(...)` does not say it; it must
+   never let a member see more than the type's regular endpoints show that member;
+5. tests: a maker in tests/support/every_record.py (and its name in MADE), an altered
+   field in ALTERED of tests/test_record_authority.py, and the regular read in `shown()`
+   of tests/test_feed_confidentiality.py; tests/test_record_types.py fails until then.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ A node signs with its node key (`iss` = its node id); a carrier mirror with its 
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import msgspec
 
@@ -30,6 +32,10 @@ async def fetch_node_info(url: str, http: httpx.AsyncClient | None = None) -> No
     finally:
         if own:
             await client.aclose()
+
+
+class ProofAnswer(msgspec.Struct):
+    proof: list[str]
 
 
 class FeedClient:
@@ -65,6 +71,27 @@ class FeedClient:
             return feed_decoder.decode(raw)
         except msgspec.DecodeError as exc:
             raise PullFailed(f"{self.url}: the feed is not a feed: {exc}") from exc
+
+    async def tree_checkpoint(self) -> str:
+        """The node's signed tree checkpoint (API.md §15), as text; not yet verified."""
+        try:
+            return (await self._get("/tlog/checkpoint", {})).decode()
+        except UnicodeDecodeError as exc:
+            raise PullFailed(f"{self.url}: the tree checkpoint is not UTF-8") from exc
+
+    async def inclusion(self, seq: int, size: int) -> list[bytes]:
+        return await self._proof("/v1/sync/proof/inclusion", {"seq": seq, "size": size})
+
+    async def consistency(self, old: int, new: int) -> list[bytes]:
+        return await self._proof("/v1/sync/proof/consistency", {"from": old, "to": new})
+
+    async def _proof(self, path: str, query: dict[str, QueryValue]) -> list[bytes]:
+        raw = await self._get(path, query)
+        try:
+            answer = msgspec.json.decode(raw, type=ProofAnswer)
+            return [base64.b64decode(h, validate=True) for h in answer.proof]
+        except (msgspec.DecodeError, ValueError) as exc:
+            raise PullFailed(f"{self.url}{path}: the proof is malformed: {exc}") from exc
 
     async def heads(self) -> Heads:
         raw = await self._get("/v1/sync/heads", {})

@@ -32,6 +32,7 @@ from sync.client import FeedClient, Key, fetch_node_info
 from sync.errors import PullFailed, SyncFault
 from sync.mirror_journal import Header, Line, encode_page, pages, read_header, replace, write_header
 from sync.mirror_snapshot import Compacted
+from sync.mirror_tree import TreeWatch, Witness
 from sync.verify import Verified, verify_page
 
 log = structlog.get_logger("sync.mirror")
@@ -70,6 +71,7 @@ class CarrierMirror:
         snapshot: Path | None = None, page_limit: int = 5000,
         http: httpx.AsyncClient | None = None,
         snapshot_every: int = 200_000, snapshot_seconds: float = 600.0,
+        witnesses: list[Witness] | None = None, witnesses_required: int = 0,
     ) -> None:
         self.url = url.rstrip("/")
         self.member_id, self.key, self.kid = member_id, key, kid
@@ -96,6 +98,10 @@ class CarrierMirror:
         self.status = MirrorStatus()
         self._journal: Any = None
         self.loaded = 0
+        # The node's Merkle tree as last verified (sync/mirror_tree.py), kept in PATH.tree.
+        self.tree = TreeWatch(
+            None if snapshot is None else snapshot.with_name(snapshot.name + ".tree"),
+            witnesses or [], witnesses_required)
 
     @property
     def _journal_path(self) -> Path:
@@ -129,6 +135,7 @@ class CarrierMirror:
         try:
             self._load_snapshot()
             self._replay_journal()
+            self.tree.load()
         finally:
             if collecting:
                 gc.enable()
@@ -338,7 +345,19 @@ class CarrierMirror:
                     if got == 0:
                         break
                     applied += got
+            await self._check_tree(client, http)
             return applied
+
+    async def _check_tree(self, client: FeedClient, http: httpx.AsyncClient) -> None:
+        assert self.node is not None
+        own = self.cursors.get(self.node)
+        try:
+            await self.tree.check(client, self.node, self.keys,
+                                  None if own is None else (own.seq, own.hash), http)
+        except SyncFault as fault:
+            self.status.fault = str(fault)
+            log.error("mirror_fault", origin=self.node, reason=str(fault))
+            raise
 
     async def _pull_page(self, client: FeedClient, origin: str, cursor: Cursor) -> int:
         feed = await client.changes(cursor.seq, self.page_limit, origin=origin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -23,8 +23,10 @@ from sync.client import FeedClient
 from sync.consumer import PeerState
 from sync.errors import PullFailed, SyncFault
 from sync.peers import Peer, list_peers
+from sync.tlog_store import TileCache
 from sync.verify import Verified, verify_page
 from sync.wire import Feed
+from sync.witness import witness
 
 log = structlog.get_logger("sync.puller")
 PULLER_LOCK = 0x5359_4E43  # "SYNC"
@@ -43,6 +45,8 @@ class NodeIdentity:
     node_id: str
     key: Ed25519PrivateKey
     kid: str
+    # The peers' trees this node computes as their witness (sync/witness.py).
+    tiles: TileCache = field(default_factory=TileCache)
 
 
 def _client(me: NodeIdentity, peer: Peer, http: httpx.AsyncClient) -> FeedClient:
@@ -88,6 +92,7 @@ async def pull_until_caught_up(
             total += await _applied(pool, peer, feed, proven)
             if proven:
                 state = PeerState(proven[-1].seq, proven[-1].hash, None)
+        await _witnessed(pool, me, peer, client)
     finally:
         if fetching is not None:
             fetching.cancel()
@@ -105,6 +110,17 @@ async def _fault(pool: asyncpg.Pool, peer: Peer, reason: str) -> None:
     log.error("sync_fault", peer=peer.node_id, reason=reason)
     async with pool.acquire() as conn:
         await consumer.record_fault(conn, peer.node_id, reason)
+
+
+async def _witnessed(pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, client: FeedClient,
+                     ) -> None:
+    """Check the peer's tree checkpoint against what it sent and cosign it (sync/witness.py)."""
+    try:
+        await witness(pool, peer.node_id, peer.keys, client, me=me.node_id, key=me.key,
+                      cache=me.tiles)
+    except SyncFault as fault:
+        await _fault(pool, peer, str(fault))
+        raise
 
 
 async def _verified(pool: asyncpg.Pool, peer: Peer, feed: Feed, state: PeerState

@@ -182,3 +182,15 @@ async def test_the_peer_applies_its_own_records_after_a_resume(
             "SELECT origin = $2 FROM members WHERE id = $1", theirs.id, PEER))
 
     assert await eventually(held)
+
+
+@pytest.mark.parametrize("record_type", sorted(BY_NAME))
+async def test_data_that_is_not_its_types_payload_is_a_fault(
+    fin_and_tel: tuple[RunningNode, RunningNode], local: EveryRecord, tel_pool: asyncpg.Pool,
+    record_type: str,
+) -> None:
+    """A verified change whose data is not a record of its type is refused, not a crash."""
+    fin, tel = fin_and_tel
+    fault = await _refused(fin, tel, tel_pool, Change(record_type, f"odd-{record_type}",
+                                                      "upsert", {"id": [1, 2, 3]}))
+    assert f"the data is not a {record_type}" in fault

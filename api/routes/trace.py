@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import Any
 
+import msgspec
 from litestar import Controller, Response, get, post
 from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody
@@ -14,6 +16,7 @@ from litestar.status_codes import HTTP_200_OK
 from api import metrics
 from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
+from api.routes.tlog import tiles
 from api.trace_state import trace_state
 from registry.errors import Invalid
 from registry.resources.model import EARLIEST, LATEST, MAX_BATCH
@@ -22,6 +25,12 @@ from registry.trace.model import (
     TraceResult,
     TraceResults,
 )
+from sync import receipt_records
+
+
+class ReceiptRequest(msgspec.Struct, forbid_unknown_fields=True):
+    value: str
+    at: datetime | None = None
 
 
 def epoch_of(moment: datetime | None, field: str = "at") -> int:
@@ -61,6 +70,23 @@ class TraceController(Controller):
         # Encoded by the index's answers: the same bytes, without Litestar's serialising.
         return Response(trace.answers.trace_one_json(value, moment),  # type: ignore[arg-type]
                         media_type=MediaType.JSON)
+
+    @post("/receipt", operation_id="TraceReceipt", status_code=HTTP_200_OK,
+          opt={READ_ONLY: True})
+    async def receipt(self, node: Node, data: JSONBody[ReceiptRequest]) -> dict[str, Any]:
+        """The §6 answer with a receipt: the node's JWS over it and the proofs of the records
+        it rests on (API.md §15, docs/tlog.md)."""
+        trace = trace_state(node)
+        moment = epoch_of(data.at)
+        await trace.feed.ensure_current()
+        answer = trace.answers.trace([data.value], moment)[0]
+        proven: receipt_records.ProvenCache = node.extras.setdefault(
+            "receipt_proofs", receipt_records.ProvenCache())
+        token = await receipt_records.build(
+            node.pool, answer, moment, node_id=node.node_id, key=node.node_key,
+            node_jwk=node.node_jwk, cache=tiles(node), proven=proven,
+            positions=trace.index.seqs)
+        return {**msgspec.to_builtins(answer), "receipt": token}
 
     @post("/", operation_id="TraceBatch", status_code=HTTP_200_OK, opt={READ_ONLY: True})
     async def trace_many(
