@@ -15,11 +15,13 @@ from api.console import (
     entrustments,
     i18n,
     ledger,
+    member_form,
     members,
     overview,
     public,
     queues,
     session,
+    staff,
 )
 from api.console.web import (
     EXCEPTION_HANDLERS,
@@ -40,8 +42,9 @@ async def choose_language(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 CONSOLE = Router(
-    path="/", route_handlers=[*session.ROUTES, *members.ROUTES, *overview.ROUTES, *queues.ROUTES,
-                    *ledger.ROUTES, *entrustments.ROUTES, *complaints.ROUTES],
+    path="/", route_handlers=[*session.ROUTES, *member_form.ROUTES, *members.ROUTES,
+                              *overview.ROUTES, *queues.ROUTES, *staff.ROUTES,
+                              *ledger.ROUTES, *entrustments.ROUTES, *complaints.ROUTES],
     before_request=session.require_session, exception_handlers=EXCEPTION_HANDLERS,
     response_headers=[*SECURITY_HEADERS, *NO_STORE], include_in_schema=False,
 )

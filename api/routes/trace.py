@@ -13,6 +13,7 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from api import metrics
 from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
 from api.ledger_state import ask_allowance
@@ -69,6 +70,7 @@ class TraceController(Controller):
     ) -> Response[TraceResult]:
         trace = trace_state(node)
         moment = parse_at(at)
+        metrics.traced("single")
         await trace.feed.ensure_current()
         # Encoded by the index's answers: the same bytes, without Litestar's serialising.
         answer = trace.answers.trace_one_json(value, moment)
@@ -103,6 +105,7 @@ class TraceController(Controller):
             raise Invalid.field("values", f"at most {MAX_BATCH} values")
         trace = trace_state(node)
         moment = epoch_of(data.at)
+        metrics.traced("batch", len(data.values))
         await trace.feed.ensure_current()
         # Encoded by the index's answers themselves: a batch is carriers' bulk path.
         return Response(trace.answers.trace_json(data.values, moment),  # type: ignore[arg-type]
