@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 
+import msgspec
 import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -17,12 +19,16 @@ from api.console import routes as console
 from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
 from api.guards import standing
+from api.ledger_state import debtor_keys
 from api.logging import RequestLog
 from api.problems import EXCEPTION_HANDLERS
 from api.routes import (
     blackmarket,
     collectors,
+    complaints,
+    contacts,
     entrustments,
+    events,
     members,
     node,
     public,
@@ -35,8 +41,10 @@ from api.routes import (
 from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
+from api.webhooks.dispatcher import webhook_lifespan
 from registry import db, ratelimit
 from registry.console import lockout
+from registry.ledger import store as ledger
 from registry.migrate import migrate
 from registry.node import ensure_node_id
 from registry.principals import purge_expired_nonces
@@ -44,9 +52,11 @@ from registry.signing_keys import load_or_create, public_jwk_of
 
 log = structlog.get_logger("api.app")
 HOUSEKEEPING_SECONDS = 60
+RETENTION_SECONDS = 3600  # the contact ledger's retention runs hourly
 
 
 async def _housekeeping_forever(state: NodeState) -> None:
+    retained = 0.0
     while True:
         await asyncio.sleep(HOUSEKEEPING_SECONDS)
         try:
@@ -54,8 +64,12 @@ async def _housekeeping_forever(state: NodeState) -> None:
                 await purge_expired_nonces(conn)
                 await ratelimit.purge(conn)
                 await lockout.purge(conn)
+                if time.monotonic() - retained >= RETENTION_SECONDS:
+                    expired = await ledger.expire(conn, state.settings.contact_retention_days)
+                    retained = time.monotonic()
+                    log.info("contact_retention", **msgspec.structs.asdict(expired))
         except Exception:
-            log.warning("nonce_purge_failed", exc_info=True)
+            log.warning("housekeeping_failed", exc_info=True)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -82,6 +96,7 @@ def create_app(settings: Settings) -> Litestar:
             key = load_or_create(settings.data_dir / "node_key.pem")
             state = NodeState(settings, pool, bookkeeping, node_id, key, public_jwk_of(key))
             collectors.subject_keys(state)  # made on first start; a bad key file fails here
+            debtor_keys(state)  # likewise the debtor-hash key
             app.state.node = state
             purge = asyncio.create_task(_housekeeping_forever(state))
             try:
@@ -100,16 +115,18 @@ def create_app(settings: Settings) -> Litestar:
             risk.RiskEventController,
             entrustments.EntrustmentController, entrustments.RectificationController,
             resources.ResourceController,
-            trace.TraceController, public.PublicController,
+            trace.TraceController, public.PublicController, contacts.ContactController,
             *sync.ROUTES, tlog.TlogController, tlog.ProofController, *console.ROUTES,
             openapi.asset_router(),
+            events.EventController, events.WebhookController,
+            complaints.ComplaintController, complaints.PublicComplaintController,
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
         guards=[standing],
         middleware=[SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers={**EXCEPTION_HANDLERS, **unavailable.EXCEPTION_HANDLERS},
-        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan],
+        lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan, webhook_lifespan],
         openapi_config=OpenAPIConfig(
             title="Collection registry", version="1", path="/schema",
             description="Shared registry and telecom whitelist (API.md v1).",

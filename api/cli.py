@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_sync, cli_tlog, cli_verify
+from api import cli_client, cli_import, cli_sync, cli_tlog, cli_verify
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
 from api.logging import configure_logging
@@ -71,20 +71,34 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env = {**os.environ, "DATABASE_URL": dsn, "REGISTRY_DATA_DIR": str(settings.data_dir)}
         if settings.node_id:
             env["REGISTRY_NODE_ID"] = settings.node_id
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "api.http_server", "--host", args.host,
-             "--port", str(args.port), "--workers", str(args.workers)],
-            env=env,
-        )
+        with contextlib.ExitStack() as stack:
+            if args.metrics_port:
+                from api import metrics_server  # only a node that serves metrics needs it
 
-        def forward(signum: int, frame: object) -> None:
-            server.send_signal(signum)
-
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, forward)
-        returncode = supervise(server, embedded)
+                directory = metrics_server.fresh_directory(settings.data_dir)
+                env["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+                stack.enter_context(metrics_server.metrics_port(
+                    args.metrics_host, args.metrics_port, directory, dsn, prepared.node_id))
+            returncode = _run_http_server(args, env, embedded)
     # Ended by the signal it was sent: that is the normal way to stop a node.
     return 0 if returncode in (-signal.SIGTERM, -signal.SIGINT) else returncode
+
+
+def _run_http_server(args: argparse.Namespace, env: dict[str, str],
+                     embedded: EmbeddedPostgres | None) -> int:
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "api.http_server", "--host", args.host,
+         "--port", str(args.port), "--workers", str(args.workers)],
+        env=env,
+    )
+
+    def forward(signum: int, frame: object) -> None:
+        server.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    # Watches the embedded PostgreSQL too, when there is one (api/embedded_pg/supervisor.py).
+    return supervise(server, embedded)
 
 
 async def _migrate(dsn: str) -> list[str]:
@@ -189,11 +203,12 @@ def _guarded(command: Command) -> Command:
     return run
 
 
-def cmd_collector_key_rotate(args: argparse.Namespace) -> int:
-    """A new collector-hash key version; running workers pick it up when restarted."""
-    from registry.collectors import subject_hash
+def cmd_key_rotate(args: argparse.Namespace) -> int:
+    """A new key version for collector or debtor hashes; running workers pick it up when
+    restarted. Debtor keys are association-wide: copy the new file to every node."""
+    from registry import keyed_hash
 
-    version = subject_hash.rotate(_settings(args).data_dir / "secrets")
+    version = keyed_hash.rotate(_settings(args).data_dir / "secrets", args.purpose)
     print(json.dumps({"hash_version": version}))
     return 0
 
@@ -216,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--node-id", help="this node's id (fixed at first start)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve Prometheus metrics on this port (apart from the API's)")
+    serve.add_argument("--metrics-host", default="127.0.0.1",
+                       help="the metrics port's address (default 127.0.0.1)")
     common(serve)
     serve.set_defaults(run=cmd_serve)
 
@@ -245,11 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(op_totp)
     op_totp.set_defaults(run=_guarded(cmd_operator_credentials))
 
-    collector_key = commands.add_parser("collector-key", help="the collector id-hash secret")
-    key_commands = collector_key.add_subparsers(dest="collector_key_command", required=True)
-    rotate = key_commands.add_parser("rotate", help="make the next key version (old ones stay)")
-    common(rotate)
-    rotate.set_defaults(run=cmd_collector_key_rotate)
+    for purpose, what in (("collector", "the collector id-hash secret"),
+                          ("debtor", "the debtor number-hash secret (association-wide)")):
+        key = commands.add_parser(f"{purpose}-key", help=what)
+        key_commands = key.add_subparsers(dest=f"{purpose}_key_command", required=True)
+        rotate = key_commands.add_parser("rotate", help="make the next key version (old ones"
+                                         " stay)")
+        common(rotate)
+        rotate.set_defaults(run=cmd_key_rotate, purpose=purpose)
 
     def with_database(args: argparse.Namespace) -> contextlib.AbstractContextManager[str]:
         return database(_settings(args))
@@ -258,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_verify.add_command(commands, common, with_database)
     cli_tlog.add_commands(commands)
     cli_client.add_commands(commands)
+    cli_import.add_commands(commands)
     return parser
 
 

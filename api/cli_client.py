@@ -12,12 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.signing_keys import write_private_key
-from registry_client import Client, ProblemError, calls, load_private_key, public_jwk
-from registry_client.paths import normalise
+from registry_client.signing import load_private_key, public_jwk
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -51,6 +49,12 @@ def _print_json(value: Any, stream: Any) -> None:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
+    # The client (httpx) is loaded for this command only: `registry serve` starts faster.
+    import httpx
+
+    from registry_client import Client, ProblemError, calls
+    from registry_client.paths import normalise
+
     try:
         target = normalise(args.path)
         body = _body(args.data)

@@ -19,7 +19,7 @@ from registry.migrate import migrate
 from registry.signing_keys import public_jwk_of
 from registry_client.note import jwk_public
 from sync import peers
-from sync.client import Key, fetch_node_info
+from sync.client import AnswerLimits, Key, fetch_node_info
 from sync.mirror import CarrierMirror
 from sync.mirror_tree import Witness
 
@@ -164,7 +164,8 @@ async def run_mirror(args: argparse.Namespace) -> int:
     witnesses = [await _witness(spec) for spec in args.witness or []]
     mirror = CarrierMirror(args.url, member_id=args.member_id, key=key, kid=kid,
                            snapshot=Path(args.snapshot), page_limit=args.page,
-                           witnesses=witnesses, witnesses_required=args.witnesses_required)
+                           witnesses=witnesses, witnesses_required=args.witnesses_required,
+                           limits=AnswerLimits(deadline=args.page_seconds))
     loaded = mirror.load()
     applied = await mirror.sync_once()
     print(json.dumps({"node": mirror.node, "from_snapshot": loaded, "pulled": applied,
@@ -204,6 +205,8 @@ def add_mirror_command(commands: Any) -> None:
                         "resumes from its last seq")
     mirror.add_argument("--interval", type=float, default=1.0, help="seconds between pulls")
     mirror.add_argument("--page", type=int, default=5000, help="changes per request")
+    mirror.add_argument("--page-seconds", type=float, default=30.0,
+                        help="the most seconds one answer of the node may take")
     mirror.add_argument("--once", action="store_true", help="sync once and exit")
     mirror.add_argument("--witness", action="append", metavar="NODE_ID=URL",
                         help="a node whose cosignatures of the tree count (repeatable)")

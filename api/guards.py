@@ -20,11 +20,11 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 # A POST that only reads (a batch trace, a collector check) sets this in its opt, so that
 # a suspended member may still make it.
 READ_ONLY = "read_only"
-# A write a member not yet admitted may make (API.md v1.1): its own disclosure and keys.
-PENDING_MAY = "pending_may"
 # A write that only takes power away from its caller (revoking one of its own keys): a
 # suspended member may make it, so that a compromised key can always be revoked.
 DISARMING = "disarming"
+# A write a member not yet admitted may make (API.md v1.1): its own disclosure and keys.
+PENDING_MAY = "pending_may"
 
 
 def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:

@@ -21,6 +21,8 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
+
 _json = msgspec.json.Encoder()
 Stream = Literal["stdout", "stderr"]
 # Libraries that log every request they make at INFO; their warnings still show.
@@ -194,7 +196,10 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_logged)
         finally:
+            seconds = time.perf_counter() - started
+            method = str(scope.get("method", ""))
             # The route template, not the path: paths carry phone numbers.
-            _access.info("request", method=scope.get("method"), status=status,
-                         route=scope.get("path_template") or "?",
-                         ms=round((time.perf_counter() - started) * 1000, 2))
+            route = scope.get("path_template") or "?"
+            _access.info("request", method=method, status=status, route=route,
+                         ms=round(seconds * 1000, 2))
+            metrics.answered(route, method, status, seconds)

@@ -10,6 +10,7 @@ from asyncpg.exceptions import DataError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from api import metrics
 from registry.errors import FieldError, Invalid, RateLimited, RegistryError
 
 MEDIA_TYPE = "application/problem+json"
@@ -43,7 +44,10 @@ def _errors_json(errors: list[FieldError]) -> list[dict[str, str]]:
     return [{"field": e.field, "message": e.message} for e in errors]
 
 
-def on_registry_error(_: Request[Any, Any, Any], exc: RegistryError) -> Response[dict[str, Any]]:
+def on_registry_error(
+    request: Request[Any, Any, Any], exc: RegistryError
+) -> Response[dict[str, Any]]:
+    metrics.refused(exc.status, exc.code, request.scope.get("path_template") or "?")
     extra: dict[str, Any] = {}
     if isinstance(exc, Invalid):
         extra["errors"] = _errors_json(exc.errors)

@@ -105,5 +105,5 @@ def banner(args: argparse.Namespace, settings: Settings, dsn: str, prepared: Pre
     ]
     metrics_port = getattr(args, "metrics_port", None)
     if metrics_port:
-        lines.append(f"  metrics     http://{args.host}:{metrics_port}/metrics")
+        lines.append(f"  metrics     http://{args.metrics_host}:{metrics_port}/metrics")
     return "\n".join(lines)

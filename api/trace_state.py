@@ -3,9 +3,9 @@ to date after this worker's own writes before their answers leave (API.md §6)."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -15,8 +15,10 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.background import running
 from api.guards import READ_ONLY
 from api.state import NodeState, node_state
+from registry.ledger.memory import LedgerMemory
 from registry.trace.answer import Answers
 from registry.trace.feed import IndexFeed, SharedHead
 from registry.trace.index import TraceIndex
@@ -32,6 +34,7 @@ class TraceState:
     index: TraceIndex
     answers: Answers
     feed: IndexFeed
+    ledger: LedgerMemory
 
 
 def trace_state(node: NodeState) -> TraceState:
@@ -45,21 +48,20 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     assert node.settings.database_url is not None
     index = TraceIndex()
     head = SharedHead(node.settings.trace_head_file)
-    feed = IndexFeed(node.pool, index, node.node_id, head)
+    ledger = LedgerMemory(int(time.time()))
+    feed = IndexFeed(node.pool, index, node.node_id, head, ledger)
     applied = await feed.catch_up()
     if len(index) > FREEZE_ABOVE:
         # A large index is long-lived objects by the million: keep the collector off them.
         gc.collect()
         gc.freeze()
-    log.info("trace_index_built", entries=applied, resources=len(index))
-    node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed)
-    tail = asyncio.create_task(feed.run(node.settings.database_url))
+    log.info("trace_index_built", entries=applied, resources=len(index),
+             contact_counters=len(ledger))
+    node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed, ledger)
     try:
-        yield
+        async with running(feed.run(node.settings.database_url)):
+            yield
     finally:
-        tail.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tail
         head.close()
 
 

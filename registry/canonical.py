@@ -38,6 +38,13 @@ def check_loggable(value: Any, path: str = "$") -> None:
             raise ValueError(f"{path}: integer outside ±(2^53 - 1) cannot be logged")
         return
     if isinstance(value, (list, tuple)):
+        # A column of plain values (a batch logged column by column) is checked in bulk.
+        if all(type(item) is str for item in value):
+            return
+        if all(type(item) is int for item in value):
+            if value and not -MAX_SAFE_INTEGER <= min(value) <= max(value) <= MAX_SAFE_INTEGER:
+                raise ValueError(f"{path}: integer outside ±(2^53 - 1) cannot be logged")
+            return
         for i, item in enumerate(value):
             check_loggable(item, f"{path}[{i}]")
         return

@@ -110,7 +110,7 @@ async def append(conn: Connection, changes: Sequence[Change]) -> list[Entry]:
         raise RuntimeError("change-log appends must share the write's transaction")
     if not changes:
         return []
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+    await hold_append_lock(conn)
     origin = await node_id(conn)
     head = await conn.fetchrow(
         "SELECT seq, hash FROM change_log WHERE origin = $1 ORDER BY seq DESC LIMIT 1", origin
@@ -120,6 +120,14 @@ async def append(conn: Connection, changes: Sequence[Change]) -> list[Entry]:
     await store(conn, entries)
     await notify(conn, origin, entries[-1].seq)
     return entries
+
+
+async def hold_append_lock(conn: Connection) -> None:
+    """Hold the append lock until the transaction ends. Whatever else numbers its rows in
+    commit order (the event outbox) takes it too, so it cannot deadlock with an append, and
+    so does a write that must see every other write of the node committed before it decides
+    (a count of calls)."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
 
 
 async def notify(conn: Connection, origin: str, seq: int) -> None:

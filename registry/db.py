@@ -60,12 +60,13 @@ class TimedPool(asyncpg.Pool):
 async def create_pool(
     dsn: str, min_size: int = 2, max_size: int = 10, *, seconds: float = TIMEOUT, **kwargs: Any
 ) -> asyncpg.Pool:
+    # A caller may keep idle connections shorter (the webhook dispatcher does).
+    options: dict[str, Any] = {"max_inactive_connection_lifetime": 300.0, **kwargs}
     pool = TimedPool(
-        dsn, min_size=min_size, max_size=max_size, max_queries=50_000,
-        max_inactive_connection_lifetime=300.0, loop=None, init=_init_connection,
-        reset=_skip_session_reset, connection_class=asyncpg.Connection,
+        dsn, min_size=min_size, max_size=max_size, max_queries=50_000, loop=None,
+        init=_init_connection, reset=_skip_session_reset, connection_class=asyncpg.Connection,
         record_class=asyncpg.Record, acquire_timeout=seconds, command_timeout=seconds,
-        timeout=seconds, **kwargs,
+        timeout=seconds, **options,
     )
     await pool
     return pool

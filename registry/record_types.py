@@ -15,6 +15,8 @@ from registry.blackmarket import store as blackmarket
 from registry.blackmarket.model import Group, Sighting
 from registry.collectors import store as collectors
 from registry.collectors.model import CollectorFilingRecord
+from registry.complaints import store as complaints
+from registry.complaints.model import ComplaintRecord, ComplaintResponse
 from registry.entrustments import store as entrustments
 from registry.entrustments import supervision
 from registry.entrustments.model import (
@@ -23,6 +25,8 @@ from registry.entrustments.model import (
     Evaluation,
     RectificationRecord,
 )
+from registry.ledger import store as ledger
+from registry.ledger.model import AgreementRecord, ContactReport
 from registry.members import store as members
 from registry.members.model import MemberRecord
 from registry.records import EVERY_MEMBER, NO_MEMBER, Peers, RecordType, parties
@@ -88,6 +92,24 @@ TABLE: tuple[RecordType[Any], ...] = (
     RecordType(risk.RECORD_TYPE, "risk_events", RiskEvent, risk.apply_remote,
                peers=Peers.ON_REQUEST, members=parties("reporter_id"), trace=False,
                author="reporter_id"),
+    # The contact ledger (API.md §12) counts calls across nodes, so every peer receives
+    # it; its records hold debtors' keyed hashes, which no endpoint shows: no member.
+    RecordType(ledger.REPORT, "contact_reports", ContactReport, ledger.apply_remote_report,
+               peers=Peers.DEFAULT, members=NO_MEMBER, trace=False, author="reporter_id",
+               apply_batch=ledger.apply_remote_reports),
+    RecordType(ledger.AGREEMENT, "contact_agreements", AgreementRecord,
+               ledger.apply_remote_agreement, peers=Peers.DEFAULT, members=NO_MEMBER,
+               trace=False, author="lender_id"),
+    # A complaint: the members it was routed to read it through /v1/complaints, which
+    # hides who filed it; the logged record names the filer, so the feed gives it to the
+    # filer alone. Summaries are free text: peers receive complaints only on request.
+    RecordType(complaints.RECORD_TYPE, "complaints", ComplaintRecord, complaints.apply_remote,
+               peers=Peers.ON_REQUEST, members=parties("filer_id"), trace=False,
+               author="filer_id"),
+    # A response is a record of the responder's node, referencing the complaint.
+    RecordType(complaints.RESPONSE_TYPE, "complaint_responses", ComplaintResponse,
+               complaints.apply_remote_response, peers=Peers.ON_REQUEST,
+               members=parties("responder_id"), trace=False, author="responder_id"),
 )
 
 BY_NAME: dict[str, RecordType[Any]] = {rt.name: rt for rt in TABLE}

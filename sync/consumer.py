@@ -15,6 +15,8 @@ import structlog
 
 from registry import changelog, replicas
 from registry.db import Connection
+from registry.events import model as events
+from registry.events.outbox import emit
 from sync.errors import PullFailed
 from sync.verify import Verified
 from sync.wire import Checkpoint
@@ -91,9 +93,16 @@ async def _apply_records(conn: Connection, origin: str, changes: Sequence[Verifi
 
 
 async def record_fault(conn: Connection, peer: str, reason: str) -> None:
-    await conn.execute(
-        "UPDATE sync_state SET fault = $2, fault_at = now(), last_error = $2"
-        " WHERE peer = $1", peer, reason)
+    """Stop applying from `peer`; the operators are told when a fault begins."""
+    async with conn.transaction():
+        before = await conn.fetchrow(
+            "SELECT fault FROM sync_state WHERE peer = $1 FOR UPDATE", peer)
+        await conn.execute(
+            "UPDATE sync_state SET fault = $2, fault_at = now(), last_error = $2"
+            " WHERE peer = $1", peer, reason)
+        if before is not None and before["fault"] is None:
+            await emit(conn, events.PEER_FAULTED, events.EventSubject("peer", peer),
+                       events.PeerFaulted(peer=peer, fault=reason), [events.OPERATORS])
 
 
 async def record_error(conn: Connection, peer: str, reason: str) -> None:

@@ -28,7 +28,14 @@ from registry.trace.answer import Answers
 from registry.trace.index import TraceIndex
 from registry.trace.model import TraceResult
 from sync import mirror_snapshot as snapshots
-from sync.client import FeedClient, Key, fetch_node_info
+from sync.client import (
+    AnswerLimits,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    FeedClient,
+    Key,
+    fetch_node_info,
+)
 from sync.errors import PullFailed, SyncFault
 from sync.mirror_journal import Header, Line, encode_page, pages, read_header, replace, write_header
 from sync.mirror_snapshot import Compacted
@@ -72,6 +79,7 @@ class CarrierMirror:
         http: httpx.AsyncClient | None = None,
         snapshot_every: int = 200_000, snapshot_seconds: float = 600.0,
         witnesses: list[Witness] | None = None, witnesses_required: int = 0,
+        limits: AnswerLimits | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.member_id, self.key, self.kid = member_id, key, kid
@@ -91,6 +99,8 @@ class CarrierMirror:
         self._retry_snapshot_at = 0.0  # after a failed compaction: not before then
         self._lock = asyncio.Lock()
         self.page_limit = page_limit
+        self._limit = page_limit  # halved while pages come too large or too slow
+        self.limits = limits or AnswerLimits()
         self._http = http
         self.node: str | None = None
         self.keys: list[dict[str, Any]] = []
@@ -324,10 +334,10 @@ class CarrierMirror:
     async def _client(self, http: httpx.AsyncClient) -> FeedClient:
         if self.node is None:
             # First start: trust the node's published keys and keep them in the journal.
-            info = await fetch_node_info(self.url, http)
+            info = await fetch_node_info(self.url, http, self.limits)
             self.node, self.keys = info.node_id, info.keys
         return FeedClient(self.url, audience=self.node, issuer=self.member_id, key=self.key,
-                          kid=self.kid, http=http)
+                          kid=self.kid, http=http, limits=self.limits)
 
     async def sync_once(self) -> int:
         """Pull every origin up to the head the node reports; returns changes applied."""
@@ -360,7 +370,12 @@ class CarrierMirror:
             raise
 
     async def _pull_page(self, client: FeedClient, origin: str, cursor: Cursor) -> int:
-        feed = await client.changes(cursor.seq, self.page_limit, origin=origin)
+        try:
+            feed = await client.changes(cursor.seq, self._limit, origin=origin)
+        except (AnswerTooLarge, AnswerTooSlow):
+            self._limit = max(1, self._limit // 2)  # a smaller page may fit
+            raise
+        self._limit = min(self.page_limit, self._limit * 2)
         assert self.node is not None
         try:
             proven = verify_page(feed, node=self.node, origin=origin, keys=self.keys,
@@ -382,18 +397,22 @@ class CarrierMirror:
     def _session(self) -> Any:
         if self._http is not None:
             return _Borrowed(self._http)
-        return httpx.AsyncClient(timeout=60)
+        return httpx.AsyncClient()  # each answer is bounded by self.limits
 
     async def run(self, interval: float = 1.0,
                   on_applied: Callable[[int], None] | None = None) -> None:
-        """Follow the node until cancelled; stops for good on a verification fault."""
+        """Follow the node until cancelled; stops for good on a verification fault (raised),
+        any other failure is kept in status.last_error, logged and tried again."""
         backoff = interval
         while True:
             try:
                 applied = await self.sync_once()
-            except PullFailed as exc:
-                self.status.last_error = str(exc)
-                log.warning("mirror_pull_failed", error=str(exc)[:300], retry_in=backoff)
+            except SyncFault:
+                raise
+            except Exception as exc:  # whatever the node sent, the mirror goes on
+                error = str(exc) if isinstance(exc, PullFailed) else f"{type(exc).__name__}: {exc}"
+                self.status.last_error = error
+                log.warning("mirror_pull_failed", error=error[:300], retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)
                 continue

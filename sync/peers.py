@@ -18,8 +18,8 @@ from registry.keys import public_jwk
 from registry.record_types import DEFAULT_PEER_TYPES
 
 # What every peer receives by default (the types registry/record_types.py declares
-# Peers.DEFAULT: what a trace answer needs). Intelligence reaches only peers configured
-# for it (`--also-send`); any type not listed goes redacted.
+# Peers.DEFAULT: what a trace answer needs, and the contact ledger). Intelligence
+# reaches only peers configured for it (`--also-send`); any type not listed goes redacted.
 DEFAULT_SEND_TYPES = DEFAULT_PEER_TYPES
 
 

@@ -3,7 +3,9 @@
 One worker per node pulls (it holds a PostgreSQL advisory lock; the others wait to take
 over should it stop). Each peer has its own loop: a full page is followed at once by the
 next, a short one by a pause; failures back off exponentially; a verification fault
-stops that peer until an operator clears it (`registry peer resume`).
+stops that peer until an operator clears it (`registry peer resume`). Whatever a peer
+sends, a loop does not end: any exception is that peer's recorded error (status, metrics,
+the console) and is tried again, and a loop that ended all the same is started again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.records import RefusedChange
 from sync import consumer
-from sync.client import FeedClient
+from sync.client import AnswerLimits, AnswerTooLarge, AnswerTooSlow, FeedClient
 from sync.consumer import PeerState
 from sync.errors import PullFailed, SyncFault
 from sync.peers import Peer, list_peers
@@ -30,7 +32,6 @@ from sync.witness import witness
 
 log = structlog.get_logger("sync.puller")
 PULLER_LOCK = 0x5359_4E43  # "SYNC"
-MAX_BACKOFF = 60.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class PullSettings:
     interval: float = 1.0  # pause after a short page
     limit: int = 2000  # changes asked for per page
     lock_retry: float = 5.0  # how often a waiting worker tries to become the puller
+    max_backoff: float = 60.0  # the longest pause between failed pulls of a peer
+    answers: AnswerLimits = field(default_factory=AnswerLimits)  # a page's cap, deadline
 
 
 @dataclass
@@ -49,9 +52,10 @@ class NodeIdentity:
     tiles: TileCache = field(default_factory=TileCache)
 
 
-def _client(me: NodeIdentity, peer: Peer, http: httpx.AsyncClient) -> FeedClient:
+def _client(me: NodeIdentity, peer: Peer, http: httpx.AsyncClient,
+            answers: AnswerLimits | None = None) -> FeedClient:
     return FeedClient(peer.url, audience=peer.node_id, issuer=me.node_id, key=me.key,
-                      kid=me.kid, http=http)
+                      kid=me.kid, http=http, limits=answers)
 
 
 async def pull_once(
@@ -68,6 +72,7 @@ async def pull_once(
 
 async def pull_until_caught_up(
     pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient, limit: int,
+    answers: AnswerLimits | None = None,
 ) -> int:
     """Pull pages until one comes back short; returns how many changes were applied.
 
@@ -78,7 +83,7 @@ async def pull_until_caught_up(
         state = await consumer.peer_state(conn, peer.node_id)
     if state.fault:
         return 0
-    client = _client(me, peer, http)
+    client = _client(me, peer, http, answers)
     fetching: asyncio.Task[Feed] | None = asyncio.create_task(
         client.changes(state.applied_seq, limit))
     total = 0
@@ -160,25 +165,44 @@ async def follow_peer(
     pool: asyncpg.Pool, me: NodeIdentity, peer: Peer, http: httpx.AsyncClient,
     settings: PullSettings,
 ) -> None:
+    """Pull from `peer` until cancelled; nothing a peer sends ends this loop."""
     backoff = settings.interval
+    limit = settings.limit  # halved while pages come too large or too slow, then regrown
     while True:
         try:
-            applied = await pull_until_caught_up(pool, me, peer, http, settings.limit)
+            await pull_until_caught_up(pool, me, peer, http, limit, settings.answers)
         except SyncFault:
+            # Recorded as the peer's fault; nothing is pulled until an operator resumes it.
             await asyncio.sleep(settings.interval)
             continue
-        except (PullFailed, OSError, asyncpg.PostgresError) as exc:
-            log.warning("sync_pull_failed", peer=peer.node_id, error=str(exc)[:300],
-                        retry_in=backoff)
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
-                async with pool.acquire() as conn:
-                    await consumer.record_error(conn, peer.node_id, str(exc)[:1000])
+        except Exception as exc:  # whatever failed is this peer's error
+            if isinstance(exc, AnswerTooLarge | AnswerTooSlow):
+                limit = max(1, limit // 2)
+            await _record_error(pool, peer, exc, backoff)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            backoff = min(backoff * 2, settings.max_backoff)
             continue
         backoff = settings.interval
-        del applied
+        limit = min(settings.limit, limit * 2)
         await asyncio.sleep(settings.interval)
+
+
+async def _record_error(pool: asyncpg.Pool, peer: Peer, exc: Exception, retry_in: float
+                        ) -> None:
+    """Log the failure and keep it as the peer's last error, when the database answers."""
+    # A PullFailed says what happened; anything else is named by its type.
+    error = str(exc) if isinstance(exc, PullFailed) else f"{type(exc).__name__}: {exc}"
+    unexpected = not isinstance(exc, PullFailed | OSError | asyncpg.PostgresError)
+    # An unexpected failure is a bug here or a case the checks miss: said as an error.
+    (log.error if unexpected else log.warning)(
+        "sync_pull_failed", peer=peer.node_id, error=error[:300], retry_in=retry_in,
+        unexpected=unexpected)
+    try:
+        async with pool.acquire() as conn:
+            await consumer.record_error(conn, peer.node_id, error[:1000])
+    except Exception as failed:  # the database may be the failure itself
+        log.warning("sync_error_not_recorded", peer=peer.node_id,
+                    error=type(failed).__name__)
 
 
 async def _follow_all(
@@ -194,6 +218,8 @@ async def _follow_all(
             for key in list(loops):
                 if key not in wanted:
                     loops.pop(key).cancel()
+                elif loops[key].done():
+                    _ended(key[0], loops.pop(key))  # started again below
             for key, peer in wanted.items():
                 if key not in loops:
                     loops[key] = asyncio.create_task(follow_peer(pool, me, peer, http, settings))
@@ -202,6 +228,13 @@ async def _follow_all(
         for task in loops.values():
             task.cancel()
         await asyncio.gather(*loops.values(), return_exceptions=True)
+
+
+def _ended(peer: str, loop: asyncio.Task[None]) -> None:
+    """A peer's loop is not meant to end; should one, it is said loudly and restarted."""
+    failure = None if loop.cancelled() else loop.exception()
+    log.error("sync_loop_ended", peer=peer,
+              error=None if failure is None else f"{type(failure).__name__}: {failure}")
 
 
 async def run_puller(pool: asyncpg.Pool, me: NodeIdentity, settings: PullSettings) -> None:
@@ -216,6 +249,6 @@ async def run_puller(pool: asyncpg.Pool, me: NodeIdentity, settings: PullSetting
                     finally:
                         with contextlib.suppress(OSError, asyncpg.PostgresError):
                             await conn.execute("SELECT pg_advisory_unlock($1)", PULLER_LOCK)
-        except (OSError, asyncpg.PostgresError) as exc:
-            log.warning("sync_puller_restarting", error=str(exc)[:300])
+        except Exception as exc:  # the puller outlives any failure
+            log.warning("sync_puller_restarting", error=f"{type(exc).__name__}: {exc}"[:300])
         await asyncio.sleep(settings.lock_retry)

@@ -50,7 +50,8 @@ def _canonical_data(change: WireChange) -> bytes | None:
         # A sender may have spelled the JSON its own way; its canonical form must match.
         try:
             raw = canonical(msgspec.json.decode(raw))
-        except (msgspec.DecodeError, TypeError, ValueError) as exc:
+        except (msgspec.DecodeError, RecursionError, TypeError, ValueError) as exc:
+            # RecursionError: nested deeper than any record is; refused like garbage.
             raise SyncFault("data is not JSON", change.seq) from exc
         if hashlib.sha256(raw).hexdigest() != change.data_hash:
             raise SyncFault("data does not hash to data_hash", change.seq)

@@ -12,7 +12,7 @@ from sync.mirror import CarrierMirror
 from tests.support.client import SignedClient
 from tests.support.database import TemplateDatabases
 from tests.support.factories import admit_member
-from tests.support.nodes import RunningNode, chain_digest, eventually, nodes, pair
+from tests.support.nodes import RunningNode, eventually, nodes, pair, synced
 from tests.support.whitelist import IN_WINDOW, confirm, entrust, file, supply, trace
 
 NUMBER = "+8613800138000"
@@ -21,19 +21,6 @@ NUMBER = "+8613800138000"
 def _comparable(answer: dict[str, Any]) -> dict[str, Any]:
     """A trace answer without its checkpoint, which names the node that answered."""
     return {k: v for k, v in answer.items() if k != "checkpoint"}
-
-
-async def _synced(*nodes_: RunningNode) -> None:
-    """Every node holds every other node's chain up to its head."""
-    async def check() -> bool:
-        for home in nodes_:
-            head = await chain_digest(home.db, home.node_id)
-            for other in nodes_:
-                if other is not home and await chain_digest(other.db, home.node_id) != head:
-                    return False
-        return True
-
-    await eventually(check, within=20)
 
 
 async def _member_held(node: RunningNode, member: SignedClient) -> bool:
@@ -74,7 +61,7 @@ async def test_a_number_supplied_on_one_node_and_used_on_another_traces_alike(
             f"/v1/resources/{resource['id']}/confirm")
         assert abroad.status_code == 401
         assert abroad.json()["code"] == "unknown_key"
-        await _synced(tel, fin, reg)
+        await synced(tel, fin, reg)
 
         at_fin = await trace(fin.operator, NUMBER)
         at_tel = await trace(tel.operator, NUMBER)
@@ -102,7 +89,7 @@ async def test_a_number_supplied_on_one_node_and_used_on_another_traces_alike(
         done = await fin.operator.post(f"/v1/members/{agency.id}/status",
                                        {"status": "suspended", "reason": "投诉核查"})
         assert done.status_code == 200
-        await _synced(tel, fin, reg)
+        await synced(tel, fin, reg)
         for node in (tel, fin, reg):
             answer = await trace(node.operator, NUMBER)
             assert answer["traceable"] is False

@@ -52,7 +52,8 @@ async def shown(reader: SignedClient, change: dict[str, Any]) -> dict[str, Any] 
     kind, record_id, data = change["type"], change["id"], change["data"]
     one = {"member": "/v1/members/", "entrustment": "/v1/entrustments/",
            "resource": "/v1/resources/", "collector_filing": "/v1/collector-filings/",
-           "blackmarket_group": "/v1/blackmarket/groups/", "risk_event": "/v1/risk-events/"}
+           "blackmarket_group": "/v1/blackmarket/groups/", "risk_event": "/v1/risk-events/",
+           "complaint": "/v1/complaints/"}
     if kind in one:
         return await _reads(reader, one[kind] + record_id) or False
     if kind == "resource_confirmation":
@@ -62,6 +63,8 @@ async def shown(reader: SignedClient, change: dict[str, Any]) -> dict[str, Any] 
         return (await _reads(reader, f"/v1/resources/{data['resource_id']}") is not None
                 and await _reads(reader, f"/v1/entrustments/{data['entrustment_id']}")
                 is not None)
+    if kind == "complaint_response":  # shown within the complaint it answers
+        return await _reads(reader, f"/v1/complaints/{data['complaint_id']}") is not None
     if kind == "blackmarket_sighting":
         return bool(data["reporter_id"] == reader.id)  # no endpoint reads one back
     if kind == "rectification":

@@ -47,9 +47,13 @@ ALTERED: dict[str, dict[str, Any]] = {
     "blackmarket_group": {"name": "forged", "indicators": []},
     "blackmarket_sighting": {"tlp": "red"},
     "risk_event": {"summary": "forged"},
+    "contact_report": {"durations": [0]},
+    "contact_agreement": {"daily_limit": 99},
     "entrustment_commitment": {"commitments": ["confidentiality"]},
     "agency_evaluation": {"grade": "A"},
     "rectification": {"status": "closed", "outcome": "rectified", "closed_at": FORGED_AT},
+    "complaint": {"summary": "forged"},
+    "complaint_response": {"summary": "forged"},
 }
 
 

@@ -12,6 +12,8 @@ PALETTE = {
     "traceable": "#2a7a3b", "not_traceable": "#b3261e",
     "on_time": "#2a7a3b", "late": "#b3261e",
     "submitted": "#b8860b", "published": "#2a7a3b", "rejected": "#6b6b6b", "revoked": "#444",
+    "within_limit": "#2a7a3b", "over_limit": "#b3261e", "not_connected": "#9aa5b1",
+    "sms": "#3b6ea8",
 }
 BAR_HEIGHT = 22
 GAP = 10

@@ -13,6 +13,13 @@ LANGS = ("zh", "en")
 COOKIE = "lang"
 
 LABELS: dict[str, tuple[str, str]] = {
+    # The contact ledger (API.md §12).
+    "within_limit": ("限额内接通", "Connected within the limit"),
+    "over_limit": ("超限接通", "Connected over the limit"),
+    "not_connected": ("未接通", "Not connected"),
+    "sms": ("短信", "SMS"),
+    "outside_window": ("时段外", "Outside the hours"),
+    "ledger_chart": ("近30日每日通话", "Calls per day, last 30 days"),
     # Member kinds (API.md §4) and statuses (Article 18).
     "lender": ("贷款机构", "Lender"),
     "debt_buyer": ("债权受让机构", "Debt buyer"),
@@ -79,6 +86,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "green": ("TLP:GREEN", "TLP:GREEN"),
     "amber": ("TLP:AMBER", "TLP:AMBER"),
     "red": ("TLP:RED", "TLP:RED"),
+    # Complaints (API.md §13).
+    "time": ("违规时段催收", "Outside permitted hours"),
+    "frequency": ("频繁催收", "Too frequent"),
+    "abuse": ("辱骂、威胁", "Abuse or threats"),
+    "third_party": ("骚扰第三人", "Third parties contacted"),
+    "impersonation": ("冒充身份", "Impersonation"),
+    # Complaints and rectifications alike: not yet closed.
+    "open": ("未结", "Open"),
+    "resolved": ("已解决", "Resolved"),
+    "forwarded": ("已转办", "Forwarded"),
     # Console audit actions.
     "sign_in": ("登录", "Signed in"),
     "sign_in_failed": ("登录失败", "Sign-in failed"),
@@ -103,7 +120,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "suspected_violation": ("涉嫌违规", "Suspected violation"),
     "personal_data_incident": ("个人信息事件", "Personal data incident"),
     "consumer_harm": ("损害消费者权益", "Consumer harm"),
-    "open": ("整改中", "Open"),
     "closed": ("已结束", "Closed"),
     "rectified": ("已整改", "Rectified"),
     "failed": ("整改失败", "Failed"),
@@ -113,6 +129,63 @@ LABELS: dict[str, tuple[str, str]] = {
     "data_security": ("信息安全", "Data security"),
     "records": ("记录留存", "Records"),
     "complaints": ("投诉处理", "Complaints"),
+    "member_add": ("新增成员", "Added a member"),
+    "staff_role": ("变更工作人员角色", "Changed a staff role"),
+    "staff_disable": ("停用工作人员", "Disabled a staff member"),
+    "staff_enable": ("启用工作人员", "Enabled a staff member"),
+    "staff_password": ("重置工作人员密码", "Reset a staff password"),
+    "staff_totp": ("重置工作人员动态口令", "Reset a staff authenticator"),
+    # Reasons the registry writes itself into histories (registry/*/store.py).
+    "application recorded": ("申请已登记", "application recorded"),
+    "filed": ("已报送", "filed"),
+    # Audit details: the keys, and why a sign-in failed (registry/console/credentials.py).
+    "client": ("客户端地址", "client"),
+    "why": ("原因", "why"),
+    "from": ("原状态", "from"),
+    "to": ("新状态", "to"),
+    "reason": ("理由", "reason"),
+    "decision": ("决定", "decision"),
+    "role": ("角色", "role"),
+    "kind": ("类型", "kind"),
+    "name": ("名称", "name"),
+    "unknown login": ("账号不存在", "unknown login"),
+    "locked": ("账号已锁定", "locked"),
+    "wrong password": ("密码错误", "wrong password"),
+    "wrong code": ("验证码错误", "wrong code"),
+    "code replayed": ("验证码已用过", "code replayed"),
+    "no second factor enrolled": ("未设置动态口令", "no second factor enrolled"),
+    "no console key": ("缺少控制台密钥", "no console key"),
+    "disabled": ("账号已停用", "disabled"),
+    "publish": ("发布", "publish"),
+    "reject": ("驳回", "reject"),
+    # Staff roles (registry/console/staff.py).
+    "administrator": ("管理员", "Administrator"),
+    "reviewer": ("审核员", "Reviewer"),
+}
+
+# Form fields as a Chinese page names them, for the errors the registry reports in English.
+FIELD_NAMES: dict[str, str] = {
+    "kind": "类型", "subtype": "机构类别", "name": "机构名称", "uscc": "统一社会信用代码",
+    "contact": "联系方式", "complaints": "投诉渠道", "keys": "签名公钥", "body": "表单",
+    "reason": "原因", "status": "状态", "password": "密码",
+}
+# The registry's validation messages, in Chinese; others fall back to a generic sentence.
+MESSAGES: dict[str, str] = {
+    "check digit mismatch": "校验位不符",
+    "must be 18 characters": "应为 18 位",
+    "choose a kind": "请选择类型",
+    "a private key was given; give the public key only": "这是私钥，请只提交公钥",
+    "a private key was sent; send the public key only": "这是私钥，请只提交公钥",
+    "neither a JWK nor a PEM public key": "既不是 JWK 也不是 PEM 公钥",
+    "not a PEM public key": "不是有效的 PEM 公钥",
+    "only Ed25519 and P-256 keys are accepted": "只接受 Ed25519 或 P-256 公钥",
+}
+# Problem answers by status, for error pages in Chinese (the English page shows the detail).
+STATUS_MESSAGES: dict[int, str] = {
+    400: "请求无效。", 401: "需要登录。", 403: "没有权限执行此操作。", 404: "未找到该记录。",
+    409: "当前状态不允许此操作。", 413: "提交的内容过大。", 422: "填写的内容有误。",
+    429: "请求过于频繁，请稍后再试。", 500: "系统出错，已记录，请稍后再试。",
+    503: "服务暂时不可用，请稍后再试。",
 }
 
 
@@ -128,6 +201,25 @@ def translator(lang: str) -> Callable[[str, str], str]:
         return zh if lang == "zh" else en
 
     return translate
+
+
+def field_error(lang: str) -> Callable[[str, str], str]:
+    """`field: message` in the page's language."""
+
+    def say(field: str, message: str) -> str:
+        if lang != "zh":
+            return f"{field}: {message}"
+        top = field.split(".")[0]
+        return f"{FIELD_NAMES.get(top, '此项')}：{MESSAGES.get(message, '填写有误，请检查')}"
+
+    return say
+
+
+def problem_message(lang: str, status: int, detail: str) -> str:
+    """What an error page says: in Chinese by status (details are English), else the detail."""
+    if lang != "zh":
+        return detail
+    return STATUS_MESSAGES.get(status, "操作未完成。")
 
 
 def labeller(lang: str) -> Callable[[Any], str]:

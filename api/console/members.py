@@ -16,11 +16,13 @@ from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
 from registry.actors import Actor
-from registry.console import audit
+from registry.complaints import stats as complaint_stats
+from registry.console import audit, staff
 from registry.console.names import names_of
 from registry.db import Connection
 from registry.entrustments import store as entrustments
 from registry.errors import Conflict, FieldError, Forbidden, Invalid
+from registry.events import webhooks
 from registry.members import rules, store
 from registry.members.model import (
     SUBTYPES,
@@ -67,6 +69,7 @@ async def _member_page(
         disclosure_errors=disclosure_errors,
         changed=request.query_params.get("changed") == "1",
         disclosed=request.query_params.get("disclosed") == "1",
+        added=request.query_params.get("added") == "1",
         audit_trail=await audit.recent(db, target_type="member", target_id=member_id),
         names=await names_of(db, [*(e.by for e in member.history),
                                   *(d.by for d in member.disclosure_history)]),
@@ -88,6 +91,8 @@ async def member_extras(
     await trace.feed.ensure_current()
     verdicts = trace.answers.trace([r.value for r in resources], int(time.time()))
     return {
+        "webhook": await webhooks.webhook_status(db, member_id),
+        "complaints": await complaint_stats.figures(db, [member_id]),
         "entrustments": await rows_for(db, entrusted),
         "resources": [
             {"kind": r.kind, "value": r.value, "valid_from": r.valid_from,
@@ -114,12 +119,13 @@ async def member_status(
     reason = str(form.get("reason") or "")
     actor = operator_actor(request)
     try:
+        await staff.require_administrator(db, session.operator_id)
         async with db.transaction():
             before = await store.get_member(db, member_id)
             await store.set_status(db, member_id, StatusChange(wanted, reason), actor)  # type: ignore[arg-type]
             await audit.record(db, session.operator_id, "member_status", "member", member_id,
                                {"from": before.status, "to": wanted, "reason": reason.strip()})
-    except (Invalid, Conflict) as refused:
+    except (Invalid, Conflict, Forbidden) as refused:
         return await _member_page(request, db, node, member_id, error=refused.code,
                                   status_code=refused.status, reason=reason)
     return see_other(f"/console/members/{member_id}?changed=1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -13,13 +14,15 @@ from api.console.charts import stacked_bars
 from api.console.i18n import labeller
 from api.console.members import KINDS, STATUSES
 from api.console.session import signed_in
-from api.console.web import lang_of, page, see_other
+from api.console.web import CHINA, lang_of, page, see_other
 from api.deps import Db, Node
 from api.state import NodeState
 from api.trace_state import trace_state
 from registry.collectors import stats as filing_stats
-from registry.console import audit
+from registry.console import audit, staff
 from registry.entrustments import stats as supervision_stats
+from registry.ledger import rules as ledger_rules
+from registry.ledger import stats as ledger_stats
 from registry.members import stats
 from registry.risk import stats as risk_stats
 from sync import peers
@@ -59,6 +62,9 @@ async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Respo
                                 ("on_time", risk_counts["on_time"])]),
     ])
     federation = await sync_status(db, node.node_id)
+    today = ledger_rules.day_of(int(time.time()))
+    contacts = {"today": await ledger_stats.over_limit_since(db, today),
+                "month": await ledger_stats.over_limit_since(db, today - timedelta(days=29))}
     supervision = {**await supervision_stats.counts(db),
                    "incomplete": await risk_stats.count_incomplete(db)}
     return page(request, "console/overview.html", federation=federation,
@@ -67,12 +73,46 @@ async def overview(request: Request[Any, Any, Any], db: Db, node: Node) -> Respo
                 risk_counts=risk_counts, intel_chart=intel_chart, members=members, kinds=KINDS,
                 statuses=STATUSES, member_chart=member_chart,
                 member_total=sum(counts.values()),
-                resources=await _resources_panel(node, label))
+                resources=await _resources_panel(node, label), contacts=contacts)
 
 
 @get("/console/audit", include_in_schema=False)
 async def audit_trail(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
-    return page(request, "console/audit.html", entries=await audit.recent(db, limit=200))
+    chosen = audit_filters(request.query_params)
+    staff_members = await staff.list_staff(db)
+    return page(request, "console/audit.html", filters=chosen, staff=staff_members,
+                actions=AUDIT_ACTIONS, entries=await audit.recent(
+                    db, operator_id=chosen["operator"], action=chosen["action"],
+                    target_id=chosen["target"], since=_day(chosen["since"]),
+                    until=_day(chosen["until"], 1), limit=200))
+
+
+AUDIT_ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "member_add", "member_status",
+                 "filing_publish", "filing_reject", "filing_revoke", "peer_resume",
+                 "staff_role", "staff_disable", "staff_enable", "staff_password", "staff_totp")
+
+
+def audit_filters(params: Any) -> dict[str, str | None]:
+    """The audit page's filters from its query string; anything malformed is no filter."""
+    chosen = {k: (str(params.get(k) or "").strip()[:100] or None)
+              for k in ("operator", "action", "target", "since", "until")}
+    if chosen["action"] not in AUDIT_ACTIONS:
+        chosen["action"] = None
+    for day in ("since", "until"):
+        if chosen[day] is not None and _day(chosen[day]) is None:
+            chosen[day] = None
+    return chosen
+
+
+def _day(text: str | None, days_after: int = 0) -> datetime | None:
+    """The start of a YYYY-MM-DD day in Asia/Shanghai (the day the staff see)."""
+    if text is None:
+        return None
+    try:
+        start = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=CHINA)
+    except ValueError:
+        return None
+    return start + timedelta(days=days_after)
 
 
 @post("/console/peers/{peer_id:str}/resume", include_in_schema=False)

@@ -10,7 +10,19 @@ from litestar import Request, Response, Router, get
 from litestar.datastructures import Cookie
 from litestar.static_files import create_static_files_router
 
-from api.console import entrustments, i18n, members, overview, public, queues, session
+from api.console import (
+    complaints,
+    entrustments,
+    i18n,
+    ledger,
+    member_form,
+    members,
+    overview,
+    public,
+    queues,
+    session,
+    staff,
+)
 from api.console.web import (
     EXCEPTION_HANDLERS,
     NO_STORE,
@@ -30,8 +42,9 @@ async def choose_language(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 CONSOLE = Router(
-    path="/", route_handlers=[*session.ROUTES, *members.ROUTES, *overview.ROUTES, *queues.ROUTES,
-                              *entrustments.ROUTES],
+    path="/", route_handlers=[*session.ROUTES, *member_form.ROUTES, *members.ROUTES,
+                              *overview.ROUTES, *queues.ROUTES, *staff.ROUTES,
+                              *ledger.ROUTES, *entrustments.ROUTES, *complaints.ROUTES],
     before_request=session.require_session, exception_handlers=EXCEPTION_HANDLERS,
     response_headers=[*SECURITY_HEADERS, *NO_STORE], include_in_schema=False,
 )

@@ -22,7 +22,7 @@ from api.console.web import CsrfRefused, NotSignedIn, local_path, page, see_othe
 from api.state import node_state
 from registry import ratelimit
 from registry.actors import Actor
-from registry.console import audit, credentials, sessions
+from registry.console import audit, credentials, sessions, staff
 from registry.console.sealing import load_or_create_key
 from registry.console.sessions import ConsoleSession
 from registry.errors import RateLimited
@@ -129,6 +129,8 @@ async def sign_in(request: Request[Any, Any, Any]) -> Response[Any]:
             operator_id = await credentials.authenticate(
                 conn, _console_key(state.settings.console_key_file),
                 fields["login"], fields["password"], fields["code"], client=client)
+            if await staff.role_of(conn, operator_id) is None:
+                raise credentials.SignInFailed(operator_id, "disabled")
         except credentials.SignInFailed as failure:
             await audit.record(conn, failure.operator_id, "sign_in_failed",
                                detail={"why": failure.why, "client": client})

@@ -71,7 +71,8 @@ def page(
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     base = {
         "lang": lang, "_": i18n.translator(lang), "label": i18n.labeller(lang),
-        "session": session, "csrf": session.csrf_token if session else "",
+        "field_error": i18n.field_error(lang), "session": session,
+        "csrf": session.csrf_token if session else "",
         "here": here, "other_lang": "en" if lang == "zh" else "zh",
     }
     return Template(template_name=name, context={**base, **context}, status_code=status_code,
@@ -115,21 +116,23 @@ def on_registry_error(request: Request[Any, Any, Any], exc: RegistryError) -> Re
     headers = {}
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
+    message = i18n.problem_message(lang_of(request), exc.status, exc.detail)
     response = page(request, "error.html", status_code=exc.status, status=exc.status,
-                    message=exc.detail)
+                    message=message)
     response.headers.update(headers)
     return response
 
 
 def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    message = i18n.problem_message(lang_of(request), exc.status_code, exc.detail)
     return page(request, "error.html", status_code=exc.status_code,
-                status=exc.status_code, message=exc.detail)
+                status=exc.status_code, message=message)
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("console_error", error_type=type(exc).__name__)
-    return page(request, "error.html", status_code=500,
-                status=500, message="an unexpected error was logged")
+    message = i18n.problem_message(lang_of(request), 500, "an unexpected error was logged")
+    return page(request, "error.html", status_code=500, status=500, message=message)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

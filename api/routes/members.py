@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from api.deps import CurrentActor, Db, PageLimit
 from api.guards import DISARMING, PENDING_MAY, member_or_operator, operator_only
 from registry.actors import Actor
+from registry.console import staff
 from registry.errors import Forbidden
 from registry.members import store
 from registry.members.model import (
@@ -30,6 +31,7 @@ class MemberController(Controller):
 
     @post("/", operation_id="CreateMember", guards=[operator_only])
     async def create(self, db: Db, actor: CurrentActor, data: JSONBody[MemberCreate]) -> Member:
+        await staff.require_administrator(db, actor.id)
         return await store.create_member(db, data, actor)
 
     @get("/", operation_id="ListMembers")
@@ -60,6 +62,7 @@ class MemberController(Controller):
     async def set_status(
         self, db: Db, actor: CurrentActor, member_id: FromPath[str], data: JSONBody[StatusChange]
     ) -> Member:
+        await staff.require_administrator(db, actor.id)
         return await store.set_status(db, member_id, data, actor)
 
     @post("/{member_id:str}/keys", operation_id="AddMemberKey", opt={PENDING_MAY: True})
@@ -70,7 +73,7 @@ class MemberController(Controller):
         return await store.add_key(db, member_id, data, actor)
 
     @delete("/{member_id:str}/keys/{kid:str}", operation_id="RevokeMemberKey",
-            status_code=HTTP_204_NO_CONTENT, opt={PENDING_MAY: True, DISARMING: True})
+            status_code=HTTP_204_NO_CONTENT, opt={DISARMING: True, PENDING_MAY: True})
     async def revoke_key(
         self, db: Db, actor: CurrentActor, member_id: FromPath[str], kid: FromPath[str]
     ) -> None:

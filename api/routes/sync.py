@@ -8,7 +8,6 @@ sync/feed.py and docs/federation.md.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import Annotated
@@ -17,6 +16,7 @@ from litestar import Controller, Litestar, MediaType, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from api.background import running
 from api.deps import CurrentActor, Db, Node
 from api.guards import operator_only
 from api.state import NodeState
@@ -25,6 +25,7 @@ from registry.db import Connection
 from registry.errors import Forbidden
 from registry.records import Reader
 from sync import feed, peers
+from sync.client import AnswerLimits
 from sync.puller import NodeIdentity, PullSettings, run_puller
 from sync.status import SyncStatus, metrics_text, sync_status
 from sync.wire import Heads
@@ -97,14 +98,12 @@ async def puller_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     me = NodeIdentity(state.node_id, state.node_key, state.node_jwk["kid"])
     # New peers are noticed within a few intervals (at most 5 s).
     pulling = PullSettings(settings.sync_interval, settings.sync_page_limit,
-                           lock_retry=min(5.0, max(0.5, settings.sync_interval * 5)))
-    task = asyncio.create_task(run_puller(state.pool, me, pulling))
-    try:
+                           lock_retry=min(5.0, max(0.5, settings.sync_interval * 5)),
+                           max_backoff=settings.sync_max_backoff,
+                           answers=AnswerLimits(settings.sync_page_seconds,
+                                                settings.sync_bytes_per_change))
+    async with running(run_puller(state.pool, me, pulling)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 

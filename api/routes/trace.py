@@ -13,11 +13,14 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
+from api import metrics
 from api.deps import Node
 from api.guards import READ_ONLY, member_or_operator
+from api.ledger_state import ask_allowance
 from api.routes.tlog import tiles
 from api.trace_state import trace_state
 from registry.errors import Invalid
+from registry.ledger.allowance import summary
 from registry.resources.model import EARLIEST, LATEST, MAX_BATCH
 from registry.trace.model import (
     TraceRequest,
@@ -30,6 +33,8 @@ from sync import receipt_records
 class ReceiptRequest(msgspec.Struct, forbid_unknown_fields=True):
     value: str
     at: datetime | None = None
+
+_encode = msgspec.json.Encoder().encode
 
 
 def epoch_of(moment: datetime | None, field: str = "at") -> int:
@@ -60,14 +65,20 @@ class TraceController(Controller):
 
     @get("/{value:str}", operation_id="Trace")
     async def trace_one(
-        self, node: Node, value: FromPath[str], at: FromQuery[str | None] = None
+        self, node: Node, value: FromPath[str], at: FromQuery[str | None] = None,
+        callee: FromQuery[str | None] = None,
     ) -> Response[TraceResult]:
         trace = trace_state(node)
         moment = parse_at(at)
+        metrics.traced("single")
         await trace.feed.ensure_current()
         # Encoded by the index's answers: the same bytes, without Litestar's serialising.
-        return Response(trace.answers.trace_one_json(value, moment),  # type: ignore[arg-type]
-                        media_type=MediaType.JSON)
+        answer = trace.answers.trace_one_json(value, moment)
+        if callee is not None:
+            # API.md §12: the contact standing of the answer's principals with that debtor.
+            allowed = await ask_allowance(node, value, callee, moment)
+            answer = answer[:-1] + b',"contact":' + _encode(summary(allowed)) + b"}"
+        return Response(answer, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @post("/receipt", operation_id="TraceReceipt", status_code=HTTP_200_OK,
           opt={READ_ONLY: True})
@@ -94,6 +105,7 @@ class TraceController(Controller):
             raise Invalid.field("values", f"at most {MAX_BATCH} values")
         trace = trace_state(node)
         moment = epoch_of(data.at)
+        metrics.traced("batch", len(data.values))
         await trace.feed.ensure_current()
         # Encoded by the index's answers themselves: a batch is carriers' bulk path.
         return Response(trace.answers.trace_json(data.values, moment),  # type: ignore[arg-type]

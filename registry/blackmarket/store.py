@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 from registry import changelog
@@ -138,19 +140,27 @@ async def list_groups(
 
 async def add_sighting(conn: Connection, data: SightingCreate, actor: Actor) -> Sighting:
     found = indicators.normalise_all([Indicator(data.type, data.value)], "sighting")[0]
-    sighting_id = new_id("bs")
     async with conn.transaction():
-        row = await conn.fetchrow(
-            "INSERT INTO blackmarket_sightings (id, origin, reporter_id, type, value, seen_at,"
-            " tlp) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " RETURNING id, origin, reporter_id, type, value, seen_at, tlp, created_at",
-            sighting_id, await changelog.node_id(conn), actor.id, found.type, found.value,
-            data.seen_at, data.tlp,
-        )
-        assert row is not None
-        sighting = Sighting(**dict(row))
-        await changelog.append_one(conn, SIGHTING, sighting_id, sighting)
-        await record_evidence(conn, actor, SIGHTING, sighting_id)
+        sighting = await record_sighting(conn, actor.id, found, data.seen_at, data.tlp)
+        await record_evidence(conn, actor, SIGHTING, sighting.id)
+    return sighting
+
+
+async def record_sighting(
+    conn: Connection, reporter_id: str, found: Indicator, seen_at: datetime, tlp: str
+) -> Sighting:
+    """Keep and log a sighting of a normalised indicator, in the caller's transaction
+    (a member's report, or a complaint about a number that traces to nobody)."""
+    row = await conn.fetchrow(
+        "INSERT INTO blackmarket_sightings (id, origin, reporter_id, type, value, seen_at,"
+        " tlp) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " RETURNING id, origin, reporter_id, type, value, seen_at, tlp, created_at",
+        new_id("bs"), await changelog.node_id(conn), reporter_id, found.type, found.value,
+        seen_at, tlp,
+    )
+    assert row is not None
+    sighting = Sighting(**dict(row))
+    await changelog.append_one(conn, SIGHTING, sighting.id, sighting)
     return sighting
 
 

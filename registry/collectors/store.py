@@ -29,6 +29,8 @@ from registry.collectors.model import (
 from registry.collectors.subject_hash import SubjectKeys
 from registry.db import Connection
 from registry.errors import Forbidden, NotFound
+from registry.events import model as events
+from registry.events.outbox import emit
 from registry.ids import new_id
 from registry.paging import decode_time_cursor, time_cursor
 from registry.records import check_reason, refuse_foreign
@@ -137,6 +139,10 @@ async def _lock_home_filing(conn: Connection, filing_id: str) -> asyncpg.Record:
     return row
 
 
+# The operator's decision as the filer is told it, by the status it leads to.
+_DECISIONS = {"published": "publish", "rejected": "reject", "revoked": "revoke"}
+
+
 async def _move(
     conn: Connection, filing_id: str, wanted: str, reason: str, actor: Actor,
     publish_years: int = 0,
@@ -157,6 +163,10 @@ async def _move(
         row = await _row(conn, filing_id)
         await changelog.append_one(conn, RECORD_TYPE, filing_id, log_data(row))
         await record_evidence(conn, actor, RECORD_TYPE, filing_id)
+        await emit(conn, events.FILING_REVIEWED, events.EventSubject(RECORD_TYPE, filing_id),
+                   events.FilingReviewed(filing_id=filing_id, decision=_DECISIONS[wanted],
+                                         status=wanted, reason=reason),
+                   [row["filer_id"]])
     return _filing(row)
 
 

@@ -35,15 +35,21 @@ async def record(
 
 async def recent(
     conn: Connection, *, target_type: str | None = None, target_id: str | None = None,
-    limit: int = 50,
+    operator_id: str | None = None, action: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, limit: int = 50,
 ) -> list[AuditEntry]:
+    """The newest entries first, each filter applied when given."""
     rows = await conn.fetch(
         "SELECT a.at, a.operator_id, o.name, a.action, a.target_type, a.target_id, a.detail"
         " FROM operator_audit a LEFT JOIN operators o ON o.id = a.operator_id"
         " WHERE ($1::text IS NULL OR a.target_type = $1)"
         "   AND ($2::text IS NULL OR a.target_id = $2)"
+        "   AND ($4::text IS NULL OR a.operator_id = $4)"
+        "   AND ($5::text IS NULL OR a.action = $5)"
+        "   AND ($6::timestamptz IS NULL OR a.at >= $6)"
+        "   AND ($7::timestamptz IS NULL OR a.at < $7)"
         " ORDER BY a.id DESC LIMIT $3",
-        target_type, target_id, limit,
+        target_type, target_id, limit, operator_id, action, since, until,
     )
     return [AuditEntry(r["at"], r["operator_id"], r["name"], r["action"], r["target_type"],
                        r["target_id"], r["detail"]) for r in rows]

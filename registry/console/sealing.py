@@ -33,16 +33,17 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
-def seal(key: bytes, plaintext: str) -> str:
+def seal(key: bytes, plaintext: str, purpose: bytes = _PURPOSE) -> str:
+    """`purpose` binds the sealed text to its use: one sealed for another opens nothing."""
     nonce = secrets.token_bytes(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), _PURPOSE)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), purpose)
     return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
-def unseal(key: bytes, token: str) -> str | None:
+def unseal(key: bytes, token: str, purpose: bytes = _PURPOSE) -> str | None:
     """The plaintext, or None when the token was not sealed with this key."""
     try:
         raw = base64.urlsafe_b64decode(token.encode())
-        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _PURPOSE).decode()
+        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], purpose).decode()
     except (ValueError, InvalidTag):
         return None

@@ -19,6 +19,7 @@ class ConsoleSession(msgspec.Struct, frozen=True):
     operator_id: str
     operator_name: str
     csrf_token: str
+    role: str = "administrator"  # registry/console/staff.py
 
 
 def _hash(session_id: str) -> str:
@@ -39,9 +40,9 @@ async def open_session(conn: Connection, operator_id: str, lifetime: timedelta) 
 _TOUCH = """
 UPDATE console_sessions s SET last_seen_at = now()
 FROM operators o
-WHERE s.id_hash = $1 AND o.id = s.operator_id
+WHERE s.id_hash = $1 AND o.id = s.operator_id AND o.disabled_at IS NULL
   AND s.expires_at > now() AND s.last_seen_at > now() - $2::interval
-RETURNING s.operator_id, o.name, s.csrf_token
+RETURNING s.operator_id, o.name, s.csrf_token, o.role
 """
 
 
@@ -55,7 +56,7 @@ async def resume_session(
     if row is None:
         await close_session(conn, session_id)
         return None
-    return ConsoleSession(row["operator_id"], row["name"], row["csrf_token"])
+    return ConsoleSession(row["operator_id"], row["name"], row["csrf_token"], row["role"])
 
 
 async def close_session(conn: Connection, session_id: str) -> None:

@@ -183,6 +183,20 @@ async def list_entrustments(
     return EntrustmentPage(await with_supervision(conn, items), next_cursor)
 
 
+async def entrusting_lenders(conn: Connection, agency_id: str, on: date) -> list[str]:
+    """The lenders and debt buyers with an entrustment of `agency_id` current `on`
+    (a subcontract counts while the entrustment it hangs under is current too)."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT e.lender_id FROM entrustments e
+           LEFT JOIN entrustments p ON p.id = e.parent_id
+           WHERE e.agency_id = $1 AND NOT e.ended AND e.starts_on <= $2 AND e.ends_on >= $2
+             AND (p.id IS NULL OR (NOT p.ended AND p.starts_on <= $2 AND p.ends_on >= $2))
+           ORDER BY e.lender_id""",
+        agency_id, on,
+    )
+    return [r["lender_id"] for r in rows]
+
+
 async def public_agencies(conn: Connection, lender_id: str, on: date) -> PublicAgencies:
     """A lender's (or debt buyer's) current agencies with their contact and complaint
     channels, and its own complaint channels, for anyone to read (Articles 13, 23)."""

@@ -8,7 +8,11 @@ import msgspec
 from registry import changelog
 from registry.actors import Actor, record_evidence
 from registry.db import Connection
+from registry.entrustments.rules import today
+from registry.entrustments.store import entrusting_lenders
 from registry.errors import Conflict, NotFound
+from registry.events import model as events
+from registry.events.outbox import emit
 from registry.ids import new_id
 from registry.keys import public_jwk
 from registry.members import rules
@@ -144,6 +148,12 @@ async def set_status(
         member = await get_member(conn, member_id)
         await changelog.append_one(conn, RECORD_TYPE, member_id, log_data(member))
         await record_evidence(conn, actor, RECORD_TYPE, member_id)
+        # The member itself, and every lender that entrusts it now (Art. 17, 18).
+        await emit(conn, events.MEMBER_STATUS_CHANGED, events.EventSubject(RECORD_TYPE, member_id),
+                   events.MemberStatusChanged(member_id=member_id, name=member.name,
+                                              kind=member.kind, status=member.status,
+                                              reason=reason),
+                   [member_id, *await entrusting_lenders(conn, member_id, today())])
     return member
 
 

@@ -15,6 +15,8 @@ from registry import changelog, phone
 from registry.actors import Actor, record_batch_evidence, record_evidence
 from registry.db import Connection
 from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from registry.events import model as events
+from registry.events.outbox import emit_all
 from registry.ids import new_id
 from registry.records import refuse_foreign
 from registry.resources.model import (
@@ -196,6 +198,13 @@ async def supply(conn: Connection, items: Sequence[ResourceSupply], actor: Actor
         await changelog.append(conn, [changelog.record(RESOURCE, r.id, resource_log(r))
                                       for r in resources])
         await record_batch_evidence(conn, actor, RESOURCE, [r.id for r in resources])
+        # Each assignee is told, so that it confirms (or disowns) the number.
+        await emit_all(conn, [events.Draft(
+            events.RESOURCE_SUPPLIED, events.EventSubject(RESOURCE, r.id),
+            events.ResourceSupplied(resource_id=r.id, kind=r.kind, value=r.value,
+                                    supplier_id=r.supplier_id, valid_from=r.valid_from,
+                                    valid_to=r.valid_to),
+            (r.assignee_id,)) for r in resources])
     return resources
 
 

@@ -15,7 +15,11 @@ import msgspec
 from registry import changelog
 from registry.actors import Actor, record_evidence
 from registry.db import Connection
+from registry.entrustments.rules import today
+from registry.entrustments.store import entrusting_lenders
 from registry.errors import Conflict, Forbidden, Invalid, NotFound
+from registry.events import model as events
+from registry.events.outbox import emit
 from registry.ids import new_id
 from registry.paging import decode_cursor, encode_cursor
 from registry.records import refuse_foreign
@@ -96,7 +100,15 @@ async def create_event(conn: Connection, data: RiskEventCreate, actor: Actor) ->
             _optional(data.cause), _optional(data.situation), _optional(data.impact),
             _optional(data.measures), institution_id,
         )
-        return await _log(conn, event_id, actor)
+        event = await _log(conn, event_id, actor)
+        if event.lender_due_at is not None:
+            await emit(conn, events.RISK_EVENT_SHARED, events.EventSubject(RECORD_TYPE, event_id),
+                       events.RiskEventShared(
+                           risk_event_id=event_id, reporter_id=actor.id,
+                           category=event.category, discovered_at=event.discovered_at,
+                           lender_due_at=event.lender_due_at),
+                       await entrusting_lenders(conn, actor.id, today()))
+        return event
 
 
 async def get_event(conn: Connection, event_id: str, actor: Actor) -> RiskEvent:

@@ -16,6 +16,8 @@ import fcntl
 import mmap
 import os
 import struct
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,9 @@ import structlog
 
 from registry.changelog import CHANNEL
 from registry.db import Connection, connect
+from registry.ledger.memory import TYPES as LEDGER_TYPES
+from registry.ledger.memory import LedgerMemory
+from registry.ledger.store import REPORT
 from registry.record_types import TRACE_TYPES
 from registry.trace.index import TraceIndex
 
@@ -46,9 +51,14 @@ SELECT origin FROM o WHERE origin IS NOT NULL
 # An upsert held without its data (it reached this node redacted) is nothing to apply:
 # its type is sent to the index as "" so that only the seq moves on.
 _AFTER = """
-SELECT seq, CASE WHEN op = 'upsert' AND data IS NULL THEN '' ELSE type END AS type,
-       record_id, CASE WHEN type = ANY($3::text[]) THEN data END AS data
-FROM change_log WHERE origin = $1 AND seq > $2 ORDER BY seq LIMIT $4
+SELECT c.seq, CASE WHEN c.op = 'upsert' AND c.data IS NULL THEN '' ELSE c.type END AS type,
+       c.record_id,
+       CASE WHEN c.type = ANY($3::text[]) AND (c.type <> $5 OR c.recorded_at >= $6)
+            THEN c.data END AS data,
+       r.positions
+FROM change_log c
+LEFT JOIN contact_reports r ON c.type = $5 AND r.id = c.record_id
+WHERE c.origin = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $4
 """
 _decode = msgspec.json.Decoder(dict[str, Any] | None)
 
@@ -82,9 +92,11 @@ class SharedHead:
 
 class IndexFeed:
     def __init__(self, pool: asyncpg.Pool, index: TraceIndex, node_id: str,
-                 head: SharedHead | None = None) -> None:
+                 head: SharedHead | None = None, ledger: LedgerMemory | None = None) -> None:
         self.pool = pool
         self.index = index
+        # The contact ledger's recent counts ride on the same tail (registry/ledger/memory.py).
+        self.ledger = ledger
         self.node_id = node_id
         self.head = head
         self._lock = asyncio.Lock()
@@ -93,13 +105,21 @@ class IndexFeed:
     async def _pull(self, conn: Connection, origin: str) -> int:
         """Apply every entry of `origin` after the last one applied; returns how many."""
         applied = 0
-        types = list(TRACE_TYPES)
+        ledger = self.ledger
+        types = [*TRACE_TYPES, *LEDGER_TYPES] if ledger is not None else list(TRACE_TYPES)
+        logged_since = datetime.fromtimestamp(ledger.logged_since if ledger is not None else 0,
+                                              UTC)
         while True:
             after = self.index.seqs.get(origin, 0)
-            rows = await conn.fetch(_AFTER, origin, after, types, PAGE)
-            apply = self.index.apply
-            for seq, type, record_id, data in rows:
+            rows = await conn.fetch(_AFTER, origin, after, types, PAGE, REPORT, logged_since)
+            apply, seqs = self.index.apply, self.index.seqs
+            for seq, type, record_id, data, counted in rows:
                 try:
+                    if type in LEDGER_TYPES:
+                        if ledger is not None:
+                            ledger.apply(type, record_id, data, counted)
+                        seqs[origin] = seq  # nothing a trace answer rests on changed
+                        continue
                     apply(origin, seq, type, record_id,
                           None if data is None else _decode.decode(data))
                 except Exception:
@@ -159,6 +179,8 @@ class IndexFeed:
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                     self._wake.clear()
                     await self.catch_up()
+                    if self.ledger is not None:
+                        self.ledger.forget_before(int(time.time()))
             except Exception:
                 # Whatever went wrong, the tail must go on: reconnect and catch up.
                 log.warning("trace_feed_reconnecting", exc_info=True)

@@ -56,15 +56,16 @@ function init(args)
   method = args[1]
   if args[3] then body = io.open(args[3]):read("*a") end
   for line in io.lines(args[2] .. "." .. tid) do
-    local path, token = line:match("([^\\t]+)\\t(.+)")
-    lines[#lines + 1] = {path, token}
+    -- path, token and (optionally) a body of its own: a token binds its body
+    local path, token, own = line:match("([^\\t]+)\\t([^\\t]+)\\t?(.*)")
+    lines[#lines + 1] = {path, token, own ~= "" and own or body}
   end
 end
 function request()
   i = i + 1
   if i > #lines then return wrk.format(method, "/exhausted") end
   return wrk.format(method, lines[i][1], {["Authorization"] = "Bearer " .. lines[i][2],
-                                          ["Content-Type"] = "application/json"}, body)
+                                          ["Content-Type"] = "application/json"}, lines[i][3])
 end
 """
 
@@ -266,6 +267,19 @@ def serve(dsn: str, port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], 
     return process, log
 
 
+def serve_ready(dsn: str, port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """serve() and wait until both workers have built their indexes; the base URL."""
+    process, log = serve(dsn, port, workdir)
+    while log.read_text(errors="replace").count("trace_index_built") < 2:
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text(errors="replace")[-2000:])
+        time.sleep(0.5)
+    base = f"http://127.0.0.1:{port}"
+    while httpx.get(base + "/healthz").status_code != 200:
+        time.sleep(0.2)
+    return process, base
+
+
 def median_of(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -296,14 +310,7 @@ def main() -> None:
               f"{time.perf_counter() - started:.0f} s", flush=True)
 
         started = time.perf_counter()
-        process, log = serve(dsn, args.port, workdir)
-        while log.read_text(errors="replace").count("trace_index_built") < 2:
-            if process.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace")[-2000:])
-            time.sleep(0.5)
-        base = f"http://127.0.0.1:{args.port}"
-        while httpx.get(base + "/healthz").status_code != 200:
-            time.sleep(0.2)
+        process, base = serve_ready(dsn, args.port, workdir)
         print(f"server up, both workers' indexes built, in {time.perf_counter() - started:.0f}"
               " s", flush=True)
 

@@ -107,6 +107,19 @@ async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
     await context.close()
 
 
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+async def phone(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
+    """A fresh phone-sized browser context per test: how people check a number."""
+    context = await browser.new_context(base_url=live_server.url, locale="zh-CN",
+                                        viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    yield await context.new_page()
+    await context.close()
+
+
 async def screenshot(tab: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

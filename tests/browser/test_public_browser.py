@@ -6,21 +6,11 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveServer, screenshot
+from tests.browser.conftest import screenshot
 from tests.support.client import SignedClient
 from tests.support.whitelist import cast, traceable_number
 
 pytestmark = pytest.mark.browser
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-async def phone(browser: Any, live_server: LiveServer) -> Any:
-    context = await browser.new_context(base_url=live_server.url, locale="zh-CN",
-                                        viewport=PHONE, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    yield await context.new_page()
-    await context.close()
 
 
 async def _name_of(operator: SignedClient, member: SignedClient) -> str:

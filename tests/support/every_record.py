@@ -22,7 +22,9 @@ from tests.support.whitelist import confirm, entrust, file, supply
 MADE = frozenset({
     "member", "entrustment", "resource", "resource_confirmation", "resource_filing",
     "collector_filing", "blackmarket_group", "blackmarket_sighting", "risk_event",
+    "contact_report", "contact_agreement",
     "entrustment_commitment", "agency_evaluation", "rectification",
+    "complaint", "complaint_response",
 })
 
 
@@ -110,6 +112,22 @@ async def make_every_record(operator: SignedClient, numbers: str = "+86133001330
         "category": "other", "discovered_at": datetime.now(UTC).isoformat(),
         "summary": "测试"}))
     e.add("risk_event", str(event["id"]))
+    reported = await _ok(e.carrier.post("/v1/contacts", {"items": [{
+        "caller": numbers + "01", "callee": "+8613912345678",
+        "started_at": datetime.now(UTC).isoformat(), "duration_s": 30, "channel": "voice"}]}))
+    e.add("contact_report", str(reported["report_id"]))
+    agreed = await _ok(e.lender.post("/v1/contacts/agreements", {
+        "callee": "+8613912345678", "daily_limit": 5, "valid_to": "2030-01-01T00:00:00+08:00"}))
+    e.add("contact_agreement", str(agreed["id"]))
+    complaint = await _ok(e.carrier.post("/v1/complaints", {
+        "number": numbers + "01", "received_at": datetime.now(UTC).isoformat(),
+        "category": "abuse", "summary": "测试"}))
+    e.add("complaint", str(complaint["id"]))
+    answered = await _ok(e.agency.post(f"/v1/complaints/{complaint['id']}/responses",
+                                       {"outcome": "resolved", "summary": "测试"}))
+    responses = answered["responses"]
+    assert isinstance(responses, list)
+    e.add("complaint_response", str(responses[-1]["id"]))
     await _ok(operator.post(f"/v1/members/{e.suspended.id}/status",
                             {"status": "suspended", "reason": "test set-up"}))
     assert set(e.ids) == MADE

@@ -142,6 +142,19 @@ async def chain_digest(conn: asyncpg.Connection, origin: str) -> tuple[int, str]
     return row["n"], row["head"]
 
 
+async def synced(*nodes_: RunningNode) -> None:
+    """Every node holds every other node's chain up to its head."""
+    async def check() -> bool:
+        for home in nodes_:
+            head = await chain_digest(home.db, home.node_id)
+            for other in nodes_:
+                if other is not home and await chain_digest(other.db, home.node_id) != head:
+                    return False
+        return True
+
+    await eventually(check, within=20)
+
+
 @contextlib.asynccontextmanager
 async def nodes(
     databases: TemplateDatabases, tmp: Path, *node_ids: str, **settings: Any

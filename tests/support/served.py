@@ -6,6 +6,7 @@ PostgreSQL, wrk from a second process) start it here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -103,3 +104,27 @@ def operator_via_cli(data_dir: Path, name: str, node_id: str) -> tuple[dict[str,
     operator: dict[str, str] = json.loads(added.stdout.strip().splitlines()[-1])
     signer = Signer(operator["id"], operator["kid"], load_private_key(key_path), node_id)
     return operator, signer
+def kill_hard(node: ServedNode) -> None:
+    """SIGKILL the node and every process under it, as a crash would: nothing cleans up."""
+    doomed = [node.process.pid, *_descendants(node.process.pid)]
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    node.process.wait()
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name may hold spaces and parentheses: the ppid follows the last ')'.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

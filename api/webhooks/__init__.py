@@ -1,0 +1,1 @@
+"""Webhook delivery: where a member's events may be posted, the poster, the worker."""

@@ -1,0 +1,1 @@
+"""What concerns a member, told to it: the event outbox, its feed and webhook deliveries."""
