@@ -37,17 +37,23 @@ async def _own_size(node: RunningNode) -> int:
         "SELECT max(seq) FROM change_log WHERE origin = $1", node.node_id) or 0)
 
 
+async def _paired_and_witnessed(fin: RunningNode, tel: RunningNode) -> int:
+    """Pair the nodes, write at fin, and wait until tel has witnessed fin's whole log."""
+    await pair(fin, tel)
+    await admit_member(fin.operator, "lender")
+    size = await _own_size(fin)
+
+    async def caught_up() -> bool:
+        return await _witnessed(tel, "node-fin") == size
+    await eventually(caught_up)
+    return size
+
+
 async def test_peers_cosign_each_others_checkpoints(
     databases: TemplateDatabases, tmp_path: Path,
 ) -> None:
     async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
-        await pair(fin, tel)
-        await admit_member(fin.operator, "lender")
-        size = await _own_size(fin)
-
-        async def caught_up() -> bool:
-            return await _witnessed(tel, "node-fin") == size
-        await eventually(caught_up)
+        size = await _paired_and_witnessed(fin, tel)
 
         cosigned = (await tel.http.get("/tlog/cosigned/node-fin")).text
         head, signatures = note.open_checkpoint(
@@ -62,13 +68,7 @@ async def test_a_node_that_rewrites_its_history_is_caught_by_its_witness(
     databases: TemplateDatabases, tmp_path: Path,
 ) -> None:
     async with nodes(databases, tmp_path, "node-fin", "node-tel") as (fin, tel):
-        await pair(fin, tel)
-        await admit_member(fin.operator, "lender")
-        size = await _own_size(fin)
-
-        async def caught_up() -> bool:
-            return await _witnessed(tel, "node-fin") == size
-        await eventually(caught_up)
+        await _paired_and_witnessed(fin, tel)
 
         # node-fin rewrites an entry its peer already holds, then goes on writing: the tree
         # it now signs does not extend the one its witness accepted.
