@@ -76,6 +76,10 @@ def _exception_field(
 
 _output: Stream = "stdout"  # set by configure_logging
 
+# A logger cached on first use keeps the processors configured at that moment, so a later
+# structlog.testing.capture_logs misses it; the test suite turns caching off.
+cache_loggers = True
+
 
 class _CurrentStreamLogger:
     """structlog's output: the configured one of sys.stdout and sys.stderr, as they are at
@@ -132,7 +136,7 @@ def configure_logging(level: int = logging.INFO, stream: Stream = "stdout") -> N
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=lambda *_: _CurrentStreamLogger(),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     handler = _CurrentStreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(

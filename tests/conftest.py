@@ -12,6 +12,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+import api.logging
 from api.app import create_app
 from api.settings import Settings
 from registry.db import connect
@@ -21,6 +22,9 @@ from tests.support.database import TemplateDatabases, postgres_server
 from tests.support.signing import Signer
 
 NODE_ID = "node-test"
+
+# Every logger then follows capture_logs, whatever configured logging before it.
+api.logging.cache_loggers = False
 
 
 @pytest.fixture(scope="session")

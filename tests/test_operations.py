@@ -49,8 +49,6 @@ async def test_one_log_line_per_request_without_tokens_or_bodies(
     operator: SignedClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     configure_logging()
-    # A logger cached now would keep writing to this test's stream after it closes.
-    structlog.configure(cache_logger_on_first_use=False)
     try:
         capsys.readouterr()
         body = member_body("lender", name="日志测试机构")

@@ -26,8 +26,6 @@ NAMES = ["张三丰", "欧阳娜娜", "李雷"]
 def json_logs() -> Iterator[None]:
     """The app's own JSON logging, writing to the (captured) stdout of this test."""
     configure_logging(logging.DEBUG)
-    # Cached loggers would keep writing to this test's stream after it ends.
-    structlog.configure(cache_logger_on_first_use=False)
     yield
     structlog.reset_defaults()
 

@@ -27,8 +27,6 @@ def json_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFix
 
 def _configure() -> None:
     configure_logging()
-    # A logger cached now would keep writing to this test's stream after it closes.
-    structlog.configure(cache_logger_on_first_use=False)
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
