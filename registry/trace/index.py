@@ -1,5 +1,5 @@
-"""The in-memory trace index: every worker's (and a carrier mirror's) copy of what a trace
-decision needs, built and kept current by applying change-log entries of any origin.
+"""The trace index: every worker's (and a carrier mirror's) view of what a trace decision
+needs, kept current by applying change-log entries of any origin.
 
 Entries of different origins may arrive in any order (a confirmation made on a finance
 node before the telecom node's supply has synced), so every apply commutes: references to
@@ -8,6 +8,11 @@ yet seen wait for it. Numbers are stored compactly: a voice number is an int key
 its slot and state packed in one int (a lookup then reads no other table); a slot holds an
 8-byte hash of its resource id and the index of a shared, interned decision state
 (resources supplied together share one).
+
+An index may stand on a `Base` (registry/trace/base.py), the frozen index of a snapshot
+that every worker of a node maps from one file (registry/trace/snapshot.py). The base is
+read, never written: what entries applied after it change lives in this index's own dicts
+(the overlay), and lookups read the overlay first. `TraceIndex()` stands on an empty base.
 
 A carrier's mirror uses it as the node's workers do: apply every verified change-log
 entry, `index.apply(origin, seq, type, id, data)`, then answer with
@@ -18,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from array import array
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -28,6 +31,8 @@ import msgspec
 
 from registry import phone
 from registry.resources.model import CONFIRMATION, FILING, RESOURCE
+from registry.trace import table
+from registry.trace.base import Base, Small, freeze, text_key
 from registry.trace.decision import (
     FOREVER,
     NOBODY,
@@ -39,6 +44,7 @@ from registry.trace.decision import (
     decide,
     epoch,
 )
+from registry.trace.slots import Slots
 
 MEMBER = "member"
 ENTRUSTMENT = "entrustment"
@@ -80,28 +86,31 @@ Found = tuple[str, str | None, int, str | None]
 
 
 class TraceIndex:
-    def __init__(self) -> None:
-        self.parties: list[Party] = []
-        self._party_of: dict[str, int] = {}
-        self.terms: list[Term] = []
-        self._term_of: dict[str, int] = {}
+    def __init__(self, base: Base | None = None) -> None:
+        base = Base() if base is None else base
+        small = base.small
+        self.base = base
+        self.parties: list[Party] = list(small.parties)
+        self._party_of = {party.id: index for index, party in enumerate(self.parties)}
+        self.terms: list[Term] = list(small.terms)
+        self._term_of = {term.id: index for index, term in enumerate(self.terms)}
         # Interned decision states; index 0 stands for a withdrawn resource.
-        self.states: list[Supply | None] = [None]
-        self._state_of: dict[Supply, int] = {}
-        # Voice number (E.164 digits as int) -> slot << _SLOT_SHIFT | state.
-        self._numbers: dict[int, int] = {}
-        self._blocks: dict[str, int] = {}  # block prefix digits -> slot
-        self._block_lengths: list[int] = []  # longest first
-        self._codes: dict[str, int] = {}  # sms code -> slot
-        self._rid = array("Q")
-        self._state = array("I")
-        self._number_of = array("Q")  # slot -> its voice number's key, 0 for other kinds
-        self._pending_confirmations: dict[int, int] = {}
-        self._pending_filings: dict[int, tuple[int, ...]] = {}
+        self.states: list[Supply | None] = list(small.states)
+        self._state_of = {s: index for index, s in enumerate(self.states) if s is not None}
+        # Voice number (E.164 digits as int) -> slot << _SLOT_SHIFT | state: entries
+        # changed since the base (and any the base could not hold).
+        self._numbers: dict[int, int] = dict(small.loose_numbers)
+        self._entry = table.reader(self._numbers, base.numbers.cells, base.numbers.capacity)
+        self._blocks: dict[str, int] = dict(small.loose_blocks)  # prefix digits -> slot
+        self._block_lengths: list[int] = list(small.block_lengths)  # longest first
+        self._codes: dict[str, int] = dict(small.loose_codes)  # sms code -> slot
+        self._slots = Slots(base)
+        self._pending_confirmations = dict(small.pending_confirmations)
+        self._pending_filings = dict(small.pending_filings)
         # Per origin, the last change-log seq applied.
-        self.seqs: dict[str, int] = {}
+        self.seqs: dict[str, int] = dict(small.seqs)
         # Counts applied entries: what is derived from the index is valid for one version.
-        self.version = 0
+        self.version = small.version
         # Verdicts by state for one moment; any applied change clears them.
         self._verdicts: dict[int, Verdict] = {}
         self._reasons: dict[int, str | None] = {}  # the verdicts' reasons, for check()
@@ -178,68 +187,67 @@ class TraceIndex:
             _day_start(data["starts_on"]), end, self.term(parent) if parent else NOBODY,
         )
 
-    def _table(self, kind: str) -> dict[Any, int]:
-        if kind == "voice":
-            return self._numbers
-        if kind == "voice_block":
-            return self._blocks
-        return self._codes
-
     @staticmethod
     def _key(kind: str, value: str) -> int | str:
         if kind == "voice":
             return int(value)
         return value[1:] if kind == "voice_block" else value
 
+    def _text_slot(self, kind: str, key: str) -> int | None:
+        """The slot of a block prefix or an SMS code: this index's own, then the base's."""
+        overlay, base = (self._blocks, self.base.blocks) if kind == "voice_block" else (
+            self._codes, self.base.codes)
+        slot = overlay.get(key)
+        if slot is None:
+            encoded = text_key(key)
+            if encoded is not None and (held := base.get(encoded)) >= 0:
+                slot = held
+        return slot
+
     def _slot_in(self, kind: str, key: int | str) -> int | None:
-        entry = self._table(kind).get(key)
-        if entry is None or kind != "voice":
-            return entry
-        return entry >> _SLOT_SHIFT
+        if kind != "voice":
+            return self._text_slot(kind, key)  # type: ignore[arg-type]
+        entry = self._entry(key)  # type: ignore[arg-type]
+        return None if entry < 0 else entry >> _SLOT_SHIFT
 
     def _set_state(self, slot: int, state: int) -> None:
-        """The one place a slot's state changes: the array, and a number's packed entry."""
-        self._state[slot] = state
-        number = self._number_of[slot]
+        """The one place a slot's state changes: the slot, and a number's packed entry."""
+        self._slots.set_state(slot, state)
+        number = self._slots.number(slot)
         if number:
             self._numbers[number] = slot << _SLOT_SHIFT | state
 
     def _slot_of(self, kind: str, value: str, resource_id: str) -> int | None:
         """The slot holding this very resource (not merely another supply of its value)."""
         slot = self._slot_in(kind, self._key(kind, value))
-        if slot is None or self._rid[slot] != rid_hash(resource_id):
+        if slot is None or self._slots.rid(slot) != rid_hash(resource_id):
             return None
         return slot
 
-    def _find_by_id(self, resource_id: str) -> int | None:
-        try:
-            return self._rid.index(rid_hash(resource_id))
-        except ValueError:
-            return None
-
     def _apply_resource(self, resource_id: str, data: dict[str, Any] | None) -> None:
+        slots = self._slots
         if data is None:
-            slot = self._find_by_id(resource_id)
+            slot = slots.find(rid_hash(resource_id))
             if slot is not None:
                 self._set_state(slot, _WITHDRAWN)
             return
         kind, value = data["kind"], data["value"]
         digest = rid_hash(resource_id)
-        table, key = self._table(kind), self._key(kind, value)
+        key = self._key(kind, value)
         supply = Supply(
             kind, self.party(data["supplier_id"]), self.party(data["assignee_id"]),
             _epoch(data["valid_from"], 0), _epoch(data.get("valid_to"), FOREVER),
         )
         slot = self._slot_in(kind, key)
-        if slot is not None and self._rid[slot] == digest:
-            old = self.states[self._state[slot]]
+        if slot is not None and slots.rid(slot) == digest:
+            old = self.states[slots.state(slot)]
             if old is not None:
                 supply = Supply(supply.kind, supply.supplier, supply.user, supply.valid_from,
                                 supply.valid_to, old.confirmed_by, old.filings)
             self._set_state(slot, self._intern(supply))
             return
         if slot is not None:
-            current = self.states[self._state[slot]]
+            current = self.states[slots.state(slot)]
             # Two supplies of one value (a later one after the first expired): the later wins.
             if current is not None and current.valid_from > supply.valid_from:
                 return
@@ -247,25 +255,25 @@ class TraceIndex:
                         supply.valid_to, self._pending_confirmations.pop(digest, NOBODY),
                         self._pending_filings.pop(digest, ()))
         if slot is None:
-            slot = len(self._rid)
-            table[key] = slot
-            self._rid.append(digest)
-            self._state.append(_WITHDRAWN)
-            self._number_of.append(key if kind == "voice" else 0)  # type: ignore[arg-type]
+            slot = slots.add(digest, key if kind == "voice" else 0)  # type: ignore[arg-type]
+            if kind == "voice_block":
+                self._blocks[key] = slot  # type: ignore[index]
+            elif kind != "voice":
+                self._codes[key] = slot  # type: ignore[index]
         else:
-            self._rid[slot] = digest
+            slots.set_rid(slot, digest)
         self._set_state(slot, self._intern(supply))
         if kind == "voice_block" and len(key) not in self._block_lengths:  # type: ignore[arg-type]
             self._block_lengths = sorted({*self._block_lengths, len(key)}, reverse=True)  # type: ignore[arg-type]
 
     def _change(self, slot: int, **fields: Any) -> None:
-        old = self.states[self._state[slot]]
+        old = self.states[self._slots.state(slot)]
         if old is not None:
             self._set_state(slot, self._intern(msgspec.structs.replace(old, **fields)))
 
     def _apply_confirmation(self, record_id: str, data: dict[str, Any] | None) -> None:
         if data is None:
-            slot = self._find_by_id(_resource_of(record_id))
+            slot = self._slots.find(rid_hash(_resource_of(record_id)))
             if slot is not None:
                 self._change(slot, confirmed_by=NOBODY)
             self._pending_confirmations.pop(rid_hash(_resource_of(record_id)), None)
@@ -283,9 +291,9 @@ class TraceIndex:
             if len(parts) != 3:
                 return
             term = self.term(parts[2])
-            slot = self._find_by_id(parts[1])
+            slot = self._slots.find(rid_hash(parts[1]))
             if slot is not None:
-                old = self.states[self._state[slot]]
+                old = self.states[self._slots.state(slot)]
                 if old is not None:
                     self._change(slot, filings=tuple(t for t in old.filings if t != term))
             return
@@ -296,14 +304,22 @@ class TraceIndex:
             waiting = self._pending_filings.get(digest, ())
             self._pending_filings[digest] = tuple(sorted({*waiting, term}))
             return
-        old = self.states[self._state[slot]]
+        old = self.states[self._slots.state(slot)]
         if old is not None and term not in old.filings:
             self._change(slot, filings=tuple(sorted({*old.filings, term})))
+
+    def freeze(self) -> Base:
+        """This index as a new base: what a snapshot of it holds (registry/trace/snapshot.py)."""
+        small = Small(dict(self.seqs), self.version, list(self.parties), list(self.terms),
+                      list(self.states), dict(self._pending_confirmations),
+                      dict(self._pending_filings), list(self._block_lengths))
+        return freeze(small, self.base, self._numbers, self._blocks, self._codes,
+                      self._slots.frozen())
 
     # ---- looking up ------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._rid)
+        return len(self._slots)
 
     def find(self, text: str) -> Found:
         """Read `text` as an SMS code or a voice number and find what it matches."""
@@ -312,9 +328,9 @@ class TraceIndex:
         if text[:1] == "+" and text[1:].isdigit() and text.isascii():
             return self._voice(text)
         if text.isdigit() and text.isascii():
-            slot = self._codes.get(text)
+            slot = self._text_slot("sms_code", text)
             if slot is not None:
-                return (text, "sms_code", self._state[slot], None)
+                return (text, "sms_code", self._slots.state(slot), None)
         try:
             number = phone.e164(text, strict=False)
         except phone.NotANumber:
@@ -325,12 +341,12 @@ class TraceIndex:
 
     def find_all(self, texts: Iterable[str]) -> list[Found]:
         """find() for many values, with E.164 input that is registered decided inline."""
-        numbers, find = self._numbers, self.find
+        entry_of, find = self._entry, self.find
         found: list[Found] = []
         for text in texts:
             if _is_e164(text):
-                entry = numbers.get(int(text))
-                if entry is not None:
+                entry = entry_of(int(text))
+                if entry >= 0:
                     found.append((text, "voice", entry & _STATE_MASK, None))
                     continue
             found.append(find(text))
@@ -339,23 +355,23 @@ class TraceIndex:
     def registered_states(self, texts: Sequence[str]) -> list[int]:
         """Per text, the state of the number it registers when it is E.164 input of a number
         with an entry of its own, else NOT_REGISTERED (find() then says what it is)."""
-        get, mask = self._numbers.get, _STATE_MASK
+        entry, mask = self._entry, _STATE_MASK
         joined = "\n".join(texts)
         if joined.count("\n") == len(texts) - 1 and _ALL_E164.fullmatch(joined):
             # Every text is E.164 input (one scan in C, not four tests per text).
-            return [get(int(t), -1) & mask for t in texts]
-        return [get(int(t), -1) & mask if _is_e164(t) else mask for t in texts]
+            return [entry(int(t)) & mask for t in texts]
+        return [entry(int(t)) & mask if _is_e164(t) else mask for t in texts]
 
     def _voice(self, number: str) -> Found:
-        entry = self._numbers.get(int(number))
-        if entry is not None:
+        entry = self._entry(int(number))
+        if entry >= 0:
             return (number, "voice", entry & _STATE_MASK, None)
         digits = number[1:]
         for length in self._block_lengths:
             if length <= len(digits):
-                slot = self._blocks.get(digits[:length])
-                if slot is not None and self._state[slot] != _WITHDRAWN:
-                    return (number, "voice", self._state[slot], "+" + digits[:length])
+                slot = self._text_slot("voice_block", digits[:length])
+                if slot is not None and (state := self._slots.state(slot)) != _WITHDRAWN:
+                    return (number, "voice", state, "+" + digits[:length])
         return (number, "voice", _WITHDRAWN, None)
 
     def verdict(self, state: int, at: int) -> Verdict:
@@ -374,26 +390,24 @@ class TraceIndex:
     def tally(self, at: int) -> dict[str | None, int]:
         """How many resources trace at `at` (key None) and how many fail at each first link."""
         counts: dict[str | None, int] = {}
-        for state, n in Counter(self._state).items():
-            if self.states[state] is not None:  # not withdrawn
+        for state, n in self._slots.state_counts().items():
+            if n and self.states[state] is not None:  # not withdrawn
                 reason = self.verdict(state, at).reason
                 counts[reason] = counts.get(reason, 0) + n
         return counts
 
     def checker(self) -> Callable[[str, int], str | None]:
-        """check() as a closure over the index's tables, for a mirror's hot loop: one dict
-        probe for a registered number, then the reason memoised for its state and moment."""
+        """check() as a closure over the index's tables, for a mirror's hot loop: one probe
+        for a registered number, then the reason memoised for its state and moment."""
         verdict, voice = self.verdict, self._voice
         index = self
 
         # Tables and constants are bound as defaults: locals are the cheapest names to read.
-        def check(number: str, at: int, numbers: dict[int, int] = self._numbers,
+        def check(number: str, at: int, entry: Callable[[int], int] = self._entry,
                   reason_of: Callable[[int, object], object] = self._reasons.get,
                   mask: int = _STATE_MASK, unknown: object = _UNKNOWN) -> str | None:
-            try:  # a subscript is cheaper than a call; a miss is the slow path anyway
-                state = numbers[int(number)] & mask
-            except KeyError:
-                state = voice(number)[2]
+            state = entry(int(number))
+            state = voice(number)[2] if state < 0 else state & mask
             if at == index._verdict_at:
                 reason = reason_of(state, unknown)
                 if reason is not unknown:
