@@ -9,8 +9,8 @@ changed in its own dicts (registry/trace/index.py); the base itself is never wri
 
 from __future__ import annotations
 
-from array import array
 import itertools
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
