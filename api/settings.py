@@ -31,6 +31,13 @@ class Settings(msgspec.Struct, kw_only=True):
     # Where the workers write while running (the trace head they share): apart from the
     # data directory when that is mounted read-only (infra/k8s). None: the data directory.
     runtime_dir: Path | None = None
+    # The shared trace index (docs/trace-snapshot.md): workers stand on a snapshot once the
+    # log holds this many entries (below it, each builds its own in moments); a worker
+    # rebuilds the snapshot once its own delta holds this many; and looks this often for
+    # a snapshot another worker rebuilt.
+    trace_snapshot_min_entries: int = 100_000
+    trace_snapshot_rebuild_after: int = 200_000
+    trace_snapshot_check_seconds: float = 5.0
     public_rate_per_minute: int = 60
     # Proxies whose X-Forwarded-For is believed (api/client_address.py); none by default.
     trusted_proxies: tuple[str, ...] = ()
@@ -82,6 +89,12 @@ class Settings(msgspec.Struct, kw_only=True):
         return (self.runtime_dir or self.data_dir) / "trace-head"
 
     @property
+    def trace_snapshot_file(self) -> Path:
+        """The snapshot every worker of the node maps: written while running, so it lives
+        where the trace head does."""
+        return (self.runtime_dir or self.data_dir) / "trace-index.snapshot"
+
+    @property
     def console_key_file(self) -> Path:
         """Seals operators' TOTP secrets at rest; kept beside the node key."""
         return self.data_dir / "console.key"
@@ -101,6 +114,12 @@ class Settings(msgspec.Struct, kw_only=True):
             "runtime_dir": Path(env["REGISTRY_RUNTIME_DIR"]) if env.get("REGISTRY_RUNTIME_DIR")
             else None,
             "public_rate_per_minute": int(env.get("REGISTRY_PUBLIC_RATE_PER_MINUTE", "60")),
+            "trace_snapshot_min_entries": int(
+                env.get("REGISTRY_TRACE_SNAPSHOT_MIN_ENTRIES", "100000")),
+            "trace_snapshot_rebuild_after": int(
+                env.get("REGISTRY_TRACE_SNAPSHOT_REBUILD_AFTER", "200000")),
+            "trace_snapshot_check_seconds": float(
+                env.get("REGISTRY_TRACE_SNAPSHOT_CHECK_SECONDS", "5")),
             "trusted_proxies": parse_trusted_proxies(env.get("REGISTRY_TRUSTED_PROXIES", "")),
             "sync_enabled": env.get("REGISTRY_SYNC", "on") != "off",
             "sync_interval": float(env.get("REGISTRY_SYNC_INTERVAL", "1.0")),

@@ -1,22 +1,28 @@
-"""Each worker's trace index: built at start-up, tailed from the change log, and brought up
-to date after this worker's own writes before their answers leave (API.md §6)."""
+"""Each worker's trace index: at start-up stood on the node's shared snapshot (or built from
+the log while the log is small), tailed from the change log, brought up to date after this
+worker's own writes before their answers leave (API.md §6), and moved onto a newer
+snapshot when one is written (api/trace_snapshot.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+import asyncpg
 import structlog
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import trace_snapshot
 from api.background import running
 from api.guards import READ_ONLY
+from api.settings import Settings
 from api.state import NodeState, node_state
 from registry.ledger.memory import LedgerMemory
 from registry.trace.answer import Answers
@@ -31,10 +37,20 @@ _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass
 class TraceState:
-    index: TraceIndex
     answers: Answers
     feed: IndexFeed
     ledger: LedgerMemory
+
+    @property
+    def index(self) -> TraceIndex:
+        """The index answers come from now (the feed's: it changes when it is rebased)."""
+        return self.feed.index
+
+    async def rebase(self, fresh: TraceIndex, node_id: str) -> None:
+        """Answer from `fresh` (on a newer snapshot) once it is as current as the log."""
+        applied = await self.feed.replace(fresh)
+        self.answers = Answers(fresh, node_id)
+        log.info("trace_index_rebased", entries=applied, resources=len(fresh))
 
 
 def trace_state(node: NodeState) -> TraceState:
@@ -46,7 +62,8 @@ def trace_state(node: NodeState) -> TraceState:
 async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     node: NodeState = app.state.node
     assert node.settings.database_url is not None
-    index = TraceIndex()
+    started = time.perf_counter()
+    index = await trace_snapshot.open_index(node.pool, node.settings)
     head = SharedHead(node.settings.trace_head_file)
     ledger = LedgerMemory(int(time.time()))
     feed = IndexFeed(node.pool, index, node.node_id, head, ledger)
@@ -56,13 +73,37 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         gc.collect()
         gc.freeze()
     log.info("trace_index_built", entries=applied, resources=len(index),
-             contact_counters=len(ledger))
-    node.extras[EXTRA] = TraceState(index, Answers(index, node.node_id), feed, ledger)
+             contact_counters=len(ledger), seconds=round(time.perf_counter() - started, 2),
+             on_snapshot=len(index.base.slot_rid) > 0)
+    state = node.extras[EXTRA] = TraceState(Answers(index, node.node_id), feed, ledger)
     try:
-        async with running(feed.run(node.settings.database_url)):
+        async with running(feed.run(node.settings.database_url)), running(
+                _keep_snapshot(state, node.pool, node.settings, node.node_id)):
             yield
     finally:
         head.close()
+
+
+async def _keep_snapshot(state: TraceState, pool: asyncpg.Pool, settings: Settings,
+                         node_id: str) -> None:
+    """Rebuild the node's snapshot when this worker's delta has grown, and stand on a
+    snapshot written since this worker's base (by any worker) once it is whole."""
+    path = settings.trace_snapshot_file
+    standing_on = trace_snapshot.identity(path) if len(state.index.base.slot_rid) else None
+    while True:
+        await asyncio.sleep(settings.trace_snapshot_check_seconds)
+        try:
+            await trace_snapshot.rebuild_if_due(pool, settings, state.index)
+            written = trace_snapshot.identity(path)
+            if written is None or written == standing_on:
+                continue
+            found = trace_snapshot.read_valid(path)
+            if found is not None:
+                standing_on = written
+                await state.rebase(TraceIndex(found.base), node_id)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            # The worker goes on answering from the index it has; the next round retries.
+            log.warning("trace_snapshot_round_failed", exc_info=True)
 
 
 class WritesSeenByTrace(ASGIMiddleware):

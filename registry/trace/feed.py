@@ -38,7 +38,7 @@ POLL_SECONDS = 1.0
 PAGE = 20_000
 
 # Origins without a scan of the whole log: one index probe per origin.
-_ORIGINS = """
+ORIGINS = """
 WITH RECURSIVE o AS (
     (SELECT origin FROM change_log ORDER BY origin LIMIT 1)
     UNION ALL
@@ -102,21 +102,28 @@ class IndexFeed:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
 
-    async def _pull(self, conn: Connection, origin: str) -> int:
-        """Apply every entry of `origin` after the last one applied; returns how many."""
+    async def _pull(self, conn: Connection, origin: str, index: TraceIndex | None = None,
+                    ledger_after: dict[str, int] | None = None) -> int:
+        """Apply every entry of `origin` after the last one applied; returns how many.
+
+        `index`: another index than this feed's (one being brought up to replace it), to
+        which the ledger's entries are given only after `ledger_after`'s seqs (the ledger
+        has had those already)."""
         applied = 0
         ledger = self.ledger
+        index = self.index if index is None else index
         types = [*TRACE_TYPES, *LEDGER_TYPES] if ledger is not None else list(TRACE_TYPES)
         logged_since = datetime.fromtimestamp(ledger.logged_since if ledger is not None else 0,
                                               UTC)
+        counted_after = (ledger_after or {}).get(origin, 0)
         while True:
-            after = self.index.seqs.get(origin, 0)
+            after = index.seqs.get(origin, 0)
             rows = await conn.fetch(_AFTER, origin, after, types, PAGE, REPORT, logged_since)
-            apply, seqs = self.index.apply, self.index.seqs
+            apply, seqs = index.apply, index.seqs
             for seq, type, record_id, data, counted in rows:
                 try:
                     if type in LEDGER_TYPES:
-                        if ledger is not None:
+                        if ledger is not None and seq > counted_after:
                             ledger.apply(type, record_id, data, counted)
                         seqs[origin] = seq  # nothing a trace answer rests on changed
                         continue
@@ -126,7 +133,7 @@ class IndexFeed:
                     # One malformed entry must not stop the index: skip it, loudly.
                     log.error("trace_entry_skipped", origin=origin, seq=seq, type=type,
                               exc_info=True)
-                    self.index.seqs[origin] = seq
+                    index.seqs[origin] = seq
             applied += len(rows)
             if len(rows) < PAGE:
                 return applied
@@ -134,8 +141,20 @@ class IndexFeed:
     async def catch_up(self, origin: str | None = None) -> int:
         """Bring the index up to the log: of one origin, or of all of them."""
         async with self._lock, self.pool.acquire() as conn:
-            origins = [origin] if origin else [r["origin"] for r in await conn.fetch(_ORIGINS)]
+            origins = [origin] if origin else [r["origin"] for r in await conn.fetch(ORIGINS)]
             return sum([await self._pull(conn, o) for o in origins])
+
+    async def replace(self, fresh: TraceIndex) -> int:
+        """Bring `fresh` (an index on a newer snapshot) up to the log and answer from it
+        from then on: under the lock, so that no entry falls between the two."""
+        async with self._lock, self.pool.acquire() as conn:
+            origins = [r["origin"] for r in await conn.fetch(ORIGINS)]
+            for origin in origins:
+                await self._pull(conn, origin)  # the ledger is current up to here
+            counted = dict(self.index.seqs)
+            applied = sum([await self._pull(conn, o, fresh, counted) for o in origins])
+            self.index = fresh
+            return applied
 
     async def ensure_current(self) -> None:
         """Before a trace: catch up when another worker has published a newer own seq.

@@ -1,0 +1,124 @@
+"""The node's workers stand on one shared trace-index snapshot (api/trace_snapshot.py):
+built once under the lock and reused, caught up from the log after its seqs, rebuilt and
+never used when it is not whole, and moved onto when a newer one is written; the answers
+are the live node's throughout (docs/trace-snapshot.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+from structlog.testing import capture_logs
+
+from api.app import create_app
+from api.settings import Settings
+from api.trace_state import TraceState, trace_state
+from registry.trace import snapshot
+from tests.conftest import NODE_ID
+from tests.support.client import SignedClient
+from tests.support.whitelist import Cast, cast, confirm, supply, trace, traceable_number
+
+
+
+def numbers(scene_no: int) -> list[str]:
+    """Four numbers of a test's own (the tests of this module share a database)."""
+    return [f"+86139111{scene_no}000{n}" for n in (1, 2, 3, 9)]
+
+
+@asynccontextmanager
+async def worker(database_url: str, data_dir: Path, operator: SignedClient,
+                 **settings: Any) -> AsyncIterator[tuple[SignedClient, TraceState]]:
+    """A worker of a node whose data directory is `data_dir`, snapshots from any size."""
+    app = create_app(Settings(database_url=database_url, node_id=NODE_ID, data_dir=data_dir,
+                              trace_snapshot_min_entries=0, **settings))
+    async with AsyncTestClient(app) as client:
+        yield SignedClient(client, operator.signer), trace_state(app.state.node)
+
+
+async def same_as_live(operator: SignedClient, shared: SignedClient, values: list[str]
+                       ) -> None:
+    for value in values:
+        assert await trace(shared, value) == await trace(operator, value), value
+
+
+async def scene(operator: SignedClient, values: list[str]) -> Cast:
+    c = await cast(operator)
+    await traceable_number(c, values[0])
+    made = await supply(c.carrier, c.lender, values[1])
+    await confirm(c.lender, made["id"])
+    await supply(c.carrier, c.agency, values[2])
+    return c
+
+
+async def test_workers_stand_on_one_snapshot_and_catch_up_after_it(
+    database_url: str, operator: SignedClient, tmp_path: Path,
+) -> None:
+    c = await scene(operator, values := numbers(1))
+    path = tmp_path / "trace-index.snapshot"
+    async with worker(database_url, tmp_path, operator) as (first, state):
+        assert path.exists()
+        assert len(state.index.base.slot_rid) >= 3  # the resources, from the mapped file
+        await same_as_live(operator, first, values)
+        written = path.stat().st_ino
+        # A write after the snapshot: in the worker's own delta, never in the file.
+        await supply(c.carrier, c.agency, values[3])
+        with capture_logs() as logs:
+            async with worker(database_url, tmp_path, operator) as (second, again):
+                assert path.stat().st_ino == written  # reused, not built again
+                assert again.index.base.small.seqs == state.index.base.small.seqs
+                await same_as_live(operator, second, values)
+                assert (await trace(second, values[3]))["reason"] == "unconfirmed"
+        events = [entry["event"] for entry in logs]
+        assert "trace_snapshot_mapped" in events
+        assert "trace_snapshot_corrupt" not in events
+
+
+def _spoiled(good: bytes) -> dict[str, bytes]:
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x40
+    return {"altered": bytes(flipped), "truncated": good[: len(good) - 100],
+            "wrong magic": b"NOTANIDX" + good[8:]}
+
+
+async def test_a_snapshot_not_whole_is_set_aside_and_rebuilt_never_used(
+    database_url: str, operator: SignedClient, tmp_path: Path,
+) -> None:
+    await scene(operator, values := numbers(2))
+    path = tmp_path / "trace-index.snapshot"
+    async with worker(database_url, tmp_path, operator):
+        pass
+    good = path.read_bytes()
+    for name, content in _spoiled(good).items():
+        path.write_bytes(content)
+        with capture_logs() as logs:
+            async with worker(database_url, tmp_path, operator) as (shared, state):
+                await same_as_live(operator, shared, values)
+                assert len(state.index.base.slot_rid) > 0, name  # on the rebuilt one
+        corrupt = [entry for entry in logs if entry["event"] == "trace_snapshot_corrupt"]
+        assert len(corrupt) == 1, (name, logs)
+        assert path.with_name(path.name + ".corrupt").read_bytes() == content
+        snapshot.read(path)  # whole again
+
+
+async def test_a_worker_moves_onto_a_rebuilt_snapshot(
+    database_url: str, operator: SignedClient, tmp_path: Path,
+) -> None:
+    c = await scene(operator, values := numbers(3))
+    path = tmp_path / "trace-index.snapshot"
+    async with worker(database_url, tmp_path, operator, trace_snapshot_rebuild_after=1,
+                      trace_snapshot_check_seconds=0.1) as (shared, state):
+        first_base = state.index.base
+        made = await supply(c.carrier, c.agency, values[3])
+        await confirm(c.agency, made["id"])
+        deadline = time.monotonic() + 20
+        while state.index.base is first_base:
+            assert time.monotonic() < deadline, "no rebuilt snapshot was stood on"
+            await asyncio.sleep(0.1)
+        assert snapshot.read(path).base.small.seqs == state.index.base.small.seqs
+        await same_as_live(operator, shared, values)
+        assert (await trace(shared, values[3]))["reason"] == "no_principal"
