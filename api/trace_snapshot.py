@@ -34,7 +34,7 @@ _BUILD_LOCK = 0x5452_4958  # "TRIX": one builder of the node's snapshot at a tim
 _LOCK_POLL_SECONDS = 0.2
 _BUILD_SECONDS = 3600.0  # a child that has not finished by then is stuck, not slow
 # How many entries the log holds: the sum of each origin's last seq (index probes only).
-_LOG_SIZE = ("SELECT coalesce(sum((SELECT max(c.seq) FROM change_log c"
+_LOG_SIZE = ("SELECT coalesce(sum((SELECT max(c.seq) FROM change_log c"  # noqa: S608 - constants
              " WHERE c.origin = o.origin)), 0) FROM (" + ORIGINS + ") o")
 
 

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from litestar.testing import AsyncTestClient
 from structlog.testing import capture_logs
 
@@ -21,8 +22,17 @@ from api.trace_state import TraceState, trace_state
 from registry.trace import snapshot
 from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
-from tests.support.whitelist import Cast, cast, confirm, supply, trace, traceable_number
-
+from tests.support.served import served_registry
+from tests.support.whitelist import (
+    IN_WINDOW,
+    Cast,
+    cast,
+    confirm,
+    supply,
+    trace,
+    traceable_number,
+)
+from tests.test_trace_workers import Remote
 
 
 def numbers(scene_no: int) -> list[str]:
@@ -122,3 +132,69 @@ async def test_a_worker_moves_onto_a_rebuilt_snapshot(
         assert snapshot.read(path).base.small.seqs == state.index.base.small.seqs
         await same_as_live(operator, shared, values)
         assert (await trace(shared, values[3]))["reason"] == "no_principal"
+
+
+async def _first_answers(base: str, carrier: SignedClient, values: list[str]
+                         ) -> list[dict[str, Any]]:
+    """The first batch answers of a node just started, each on a fresh connection (so
+    that both workers answer some), every value traced at once."""
+    remote = Remote(base, carrier)
+    answers = []
+    for _ in range(6):
+        answer = await remote.send("POST", "/v1/trace/", {"values": values, "at": IN_WINDOW})
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+    return answers
+
+
+async def test_workers_started_during_a_burst_answer_every_write_before_their_first(
+    database_url: str, operator: SignedClient, db: asyncpg.Connection, tmp_path: Path,
+) -> None:
+    c = await cast(operator)
+    acked: list[tuple[str, str]] = []  # (value, resource id) as the writes were answered
+    stop = asyncio.Event()
+
+    async def burst() -> None:
+        n = 0
+        while not stop.is_set() and n < 1000:  # a batch traces them all at once
+            value = f"+86136008{n:05d}"
+            acked.append((value, (await supply(c.carrier, c.agency, value))["id"]))
+            n += 1
+            await asyncio.sleep(0.01)  # a burst, leaving the machine to the starting node
+
+    writing = asyncio.create_task(burst())
+    try:
+        for start in range(2):  # the first builds the snapshot, the next stands on it
+            while len(acked) < 30 * (start + 1):
+                await asyncio.sleep(0.05)
+            made_before_start = len(acked)
+            (tmp_path / f"start{start}").mkdir()
+            node = served_registry(tmp_path / f"start{start}", database_url=database_url,
+                                   node_id=NODE_ID, workers=2, data_dir=tmp_path / "data",
+                                   ready_within=60,
+                                   env={"REGISTRY_TRACE_SNAPSHOT_MIN_ENTRIES": "0"})
+            served = await asyncio.to_thread(node.__enter__)
+            try:
+                assert len(acked) > made_before_start  # writes went on while it started
+                values = [value for value, _ in acked]
+                seq_of = dict(await db.fetch(
+                    "SELECT record_id, seq FROM change_log WHERE origin = $1 AND type ="
+                    " 'resource' AND record_id = ANY($2)", NODE_ID, [r for _, r in acked]))
+                for answer in await _first_answers(served.base, c.carrier, values):
+                    results = answer["results"]
+                    seen = results[0]["checkpoint"]["seq"]
+                    for (value, rid), result in zip(acked, results, strict=False):
+                        if seq_of[rid] <= seen:  # the answer says it stands on this write
+                            assert result["reason"] == "unconfirmed", (value, seen)
+                    assert all(r["reason"] == "unconfirmed"
+                               for r in results[:made_before_start]), start
+            finally:
+                await asyncio.to_thread(node.__exit__, None, None, None)
+            served_log = served.log.read_text(errors="replace")
+            assert served_log.count("trace_snapshot_mapped") >= 2, served_log[-3000:]
+            assert "trace_snapshot_corrupt" not in served_log
+            assert ("trace_snapshot_built" in served_log) is (start == 0)
+    finally:
+        stop.set()
+        await writing
+    assert len(acked) > 60

@@ -24,6 +24,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--numbers", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--path", default="/tmp/bench-trace-index.snapshot")
+    parser.add_argument("--path", default=str(Path(tempfile.gettempdir())
+                                              / "bench-trace-index.snapshot"))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     path = Path(args.path)
