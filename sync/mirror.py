@@ -27,6 +27,7 @@ from registry.changelog import GENESIS
 from registry.trace.answer import Answers
 from registry.trace.index import TraceIndex
 from registry.trace.model import TraceResult
+from sync import mirror_index
 from sync import mirror_snapshot as snapshots
 from sync.client import (
     AnswerLimits,
@@ -167,9 +168,16 @@ class CarrierMirror:
         for candidate in (self.snapshot, self._previous):
             if not candidate.exists():
                 continue
+            base = None
             try:
-                snapshots.verify(candidate)
-                head = snapshots.read_head(candidate)
+                if mirror_index.holds_index(candidate):
+                    if not isinstance(self.index, TraceIndex):
+                        log.warning("mirror_snapshot_unusable", path=str(candidate))
+                        continue  # an index snapshot, and this mirror feeds another sink
+                    head, base = mirror_index.read(candidate)
+                else:
+                    snapshots.verify(candidate)
+                    head = snapshots.read_head(candidate)
             except (snapshots.Corrupt, msgspec.DecodeError, StopIteration) as bad:
                 # Never applied: kept aside for a look, and the next one down is tried.
                 log.error("mirror_snapshot_corrupt", path=str(candidate), reason=str(bad))
@@ -178,12 +186,12 @@ class CarrierMirror:
                 continue
             self._check_identity(head.member, head.url, candidate)
             self.node, self.keys = head.node, head.keys
-            apply = self.index.apply
-            for chunk in snapshots.chunks(candidate):
-                origin = chunk.origin
-                for record in chunk.records:
-                    apply(origin, record.seq, record.type, record.id, record.data)
-                self.loaded += len(chunk.records)
+            if base is not None:
+                # Mapped, not applied: the journal's tail goes into the index's own delta.
+                self.index = TraceIndex(base)
+                self.check, self._answers = self.index.checker(), None
+            else:
+                self._apply_records(candidate)
             self.cursors = {origin: Cursor(seq, chain)
                             for origin, (seq, chain) in head.cursors.items()}
             self._base = candidate
@@ -193,6 +201,15 @@ class CarrierMirror:
             return
         if rejected:
             log.warning("mirror_full_repull", reason="no snapshot verifies")
+
+    def _apply_records(self, path: Path) -> None:
+        """A snapshot of records (a sink other than a TraceIndex, or an older mirror's)."""
+        apply = self.index.apply
+        for chunk in snapshots.chunks(path):
+            origin = chunk.origin
+            for record in chunk.records:
+                apply(origin, record.seq, record.type, record.id, record.data)
+            self.loaded += len(chunk.records)
 
     def _check_identity(self, member: str, url: str, path: Path) -> None:
         if member != self.member_id or url != self.url:
@@ -284,8 +301,17 @@ class CarrierMirror:
         assert self.snapshot is not None
         started = time.perf_counter()
         try:
-            done = snapshots.compact(self.snapshot, self._previous, self._base,
-                                     self._journal_path, until, self._identity())
+            if isinstance(self.index, TraceIndex):
+                # The index itself, as of the cursors (no pull runs meanwhile: the lock).
+                identity = self._identity()
+                head = snapshots.Head(identity.node, identity.url, identity.member,
+                                      identity.keys, {o: (c.seq, c.hash)
+                                                      for o, c in self.cursors.items()})
+                done = mirror_index.write(self.snapshot, self._previous, self.index, head,
+                                          self._tail)
+            else:
+                done = snapshots.compact(self.snapshot, self._previous, self._base,
+                                         self._journal_path, until, self._identity())
         except (OSError, snapshots.Corrupt, msgspec.DecodeError) as failed:
             # The journal is kept whole: the next attempt, or a restart, still has it all.
             log.error("mirror_snapshot_failed", reason=str(failed))

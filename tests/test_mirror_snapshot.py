@@ -10,7 +10,9 @@ import msgspec
 from structlog.testing import capture_logs
 
 from api.routes.trace import parse_at
+from registry.trace import snapshot as index_snapshot
 from sync.mirror import CarrierMirror
+from sync.mirror_snapshot import MAGIC
 from tests.support.client import SignedClient
 from tests.support.database import TemplateDatabases
 from tests.support.nodes import RunningNode, chain_digest, nodes
@@ -62,7 +64,10 @@ async def test_a_restart_from_snapshot_and_tail_answers_as_the_live_node(
 
         again = _mirror(tel, c.carrier, snapshot)
         assert again.load() == (await chain_digest(tel.db, "node-tel"))[0]
-        assert again.loaded == written.records + tail
+        # The node's own index format, mapped: only the journal's tail is applied.
+        assert snapshot.read_bytes().startswith(index_snapshot.MAGIC)
+        assert len(index_snapshot.read(snapshot).base.slot_rid) == written.records == 3
+        assert again.loaded == tail
         await _same_answers(tel, again)  # before any pull: from the files alone
         # It resumes where the tail ended, the chain verified from the stored hash.
         assert await again.sync_once() == 0
@@ -78,11 +83,64 @@ async def test_a_restart_from_snapshot_and_tail_answers_as_the_live_node(
         assert _journal(snapshot).read_bytes().count(b"\n") == 1
 
         third = _mirror(tel, c.carrier, snapshot)
-        third.load()
-        # The latest version of each record, not the history (the agency has two).
-        assert third.loaded < (await chain_digest(tel.db, "node-tel"))[0]
+        assert third.load() == (await chain_digest(tel.db, "node-tel"))[0]
+        assert third.loaded == 0  # nothing applied: the index stands on the file
         await _same_answers(tel, third)
         third.close()
+
+
+async def test_an_index_snapshot_not_whole_is_never_used(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    async with nodes(databases, tmp_path, "node-tel") as (tel,):
+        c = await cast(tel.operator)
+        await traceable_number(c, VALUES[0])
+        snapshot = tmp_path / "mirror.snapshot"
+        mirror = _mirror(tel, c.carrier, snapshot)
+        await mirror.sync_once()
+        mirror.write_snapshot()
+        await supply(c.carrier, c.agency, VALUES[1])
+        await mirror.sync_once()
+        mirror.write_snapshot()  # the first one becomes .prev
+        mirror.close(snapshot=False)
+        good = snapshot.read_bytes()
+        for spoil in (lambda b: b[:-40], lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:],
+                      lambda b: b"RMSNAP01" + b[8:]):
+            snapshot.write_bytes(spoil(good))
+            again = _mirror(tel, c.carrier, snapshot)
+            with capture_logs() as logs:
+                again.load()
+            events = [entry["event"] for entry in logs]
+            assert events[:2] == ["mirror_snapshot_corrupt", "mirror_snapshot_fallback"], events
+            await again.sync_once()
+            await _same_answers(tel, again)  # from .prev and the pull after it
+            again.close(snapshot=False)
+            snapshot.with_name("mirror.snapshot.corrupt").unlink()
+
+
+async def test_a_snapshot_of_records_still_loads_and_the_next_is_an_index(
+    databases: TemplateDatabases, tmp_path: Path
+) -> None:
+    async with nodes(databases, tmp_path, "node-tel") as (tel,):
+        c = await cast(tel.operator)
+        await traceable_number(c, VALUES[0])
+        snapshot = tmp_path / "mirror.snapshot"
+        older = _mirror(tel, c.carrier, snapshot, RecordingIndex())  # writes records
+        await older.sync_once()
+        older.close()
+        assert snapshot.read_bytes().startswith(MAGIC)
+        upgraded = _mirror(tel, c.carrier, snapshot)
+        upgraded.load()
+        assert upgraded.loaded > 0  # its records applied
+        await _same_answers(tel, upgraded)
+        await supply(c.carrier, c.agency, VALUES[1])
+        await upgraded.sync_once()
+        upgraded.close()
+        assert snapshot.read_bytes().startswith(index_snapshot.MAGIC)
+        last = _mirror(tel, c.carrier, snapshot)
+        last.load()
+        await _same_answers(tel, last)
+        last.close()
 
 
 async def test_a_corrupt_snapshot_is_never_applied(

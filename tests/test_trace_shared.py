@@ -177,9 +177,9 @@ async def test_workers_started_during_a_burst_answer_every_write_before_their_fi
             try:
                 assert len(acked) > made_before_start  # writes went on while it started
                 values = [value for value, _ in acked]
-                seq_of = dict(await db.fetch(
+                seq_of: dict[str, int] = {row["record_id"]: row["seq"] for row in await db.fetch(
                     "SELECT record_id, seq FROM change_log WHERE origin = $1 AND type ="
-                    " 'resource' AND record_id = ANY($2)", NODE_ID, [r for _, r in acked]))
+                    " 'resource' AND record_id = ANY($2)", NODE_ID, [r for _, r in acked])}
                 for answer in await _first_answers(served.base, c.carrier, values):
                     results = answer["results"]
                     seen = results[0]["checkpoint"]["seq"]
