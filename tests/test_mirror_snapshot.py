@@ -104,9 +104,10 @@ async def test_an_index_snapshot_not_whole_is_never_used(
         mirror.write_snapshot()  # the first one becomes .prev
         mirror.close(snapshot=False)
         good = snapshot.read_bytes()
-        for spoil in (lambda b: b[:-40], lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:],
-                      lambda b: b"RMSNAP01" + b[8:]):
-            snapshot.write_bytes(spoil(good))
+        altered = bytearray(good)
+        altered[100] ^= 1
+        for spoiled in (good[:-40], bytes(altered), b"RMSNAP01" + good[8:]):
+            snapshot.write_bytes(spoiled)
             again = _mirror(tel, c.carrier, snapshot)
             with capture_logs() as logs:
                 again.load()

@@ -165,7 +165,9 @@ async def test_workers_started_during_a_burst_answer_every_write_before_their_fi
     writing = asyncio.create_task(burst())
     try:
         for start in range(2):  # the first builds the snapshot, the next stands on it
-            while len(acked) < 30 * (start + 1):
+            for _ in range(600):  # some writes before the start, at most 30 s
+                if len(acked) >= 30 * (start + 1):
+                    break
                 await asyncio.sleep(0.05)
             made_before_start = len(acked)
             (tmp_path / f"start{start}").mkdir()

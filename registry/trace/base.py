@@ -70,10 +70,13 @@ class Base:
     keep: object = None
 
 
+MAX_KEYED = 17  # digits: 10**17 << 5 stays below 2**64 - 1
+
+
 def text_key(text: str) -> int | None:
     """A block prefix's or an SMS code's key in a table: its digits and their count (so
     that `0106` and `106` differ), or None for a text that does not fit in 64 bits."""
-    if 0 < len(text) <= 17 and text.isdigit() and text.isascii():
+    if 0 < len(text) <= MAX_KEYED and text.isdigit() and text.isascii():
         return int(text) << 5 | len(text)
     return None
 
@@ -84,28 +87,19 @@ def _table(own: Iterable[tuple[int, int]], own_count: int, base: Table) -> Table
     return Table(*table.build(merged, own_count + base.count))
 
 
-def _texts(own: Mapping[str, int], base: Table, loose: dict[str, int]) -> Table:
-    keyed = []
-    for text, slot in own.items():
-        key = text_key(text)
-        if key is None:
-            loose[text] = slot
-        else:
-            keyed.append((key, slot))
-    return _table(keyed, len(keyed), base)
-
-
-def freeze(small: Small, base: Base, numbers: Mapping[int, int], blocks: Mapping[str, int],
-           codes: Mapping[str, int], slots: tuple[Sequence[int], Sequence[int], Sequence[int]]
-           ) -> Base:
-    """A new base: `base` with what changed since (an index's own dicts and its slots)."""
+def freeze(small: Small, base: Base, numbers: Mapping[int, int],
+           blocks: tuple[Mapping[int, int], Mapping[str, int]],
+           codes: tuple[Mapping[int, int], Mapping[str, int]],
+           slots: tuple[Sequence[int], Sequence[int], Sequence[int]]) -> Base:
+    """A new base: `base` with what changed since (an index's own dicts and its slots);
+    blocks and codes as (by key, by text where no key holds it)."""
     own = [(key, entry) for key, entry in numbers.items() if table.fits(key)]
     small.loose_numbers = {key: entry for key, entry in numbers.items()
                            if not table.fits(key)}
-    small.loose_blocks, small.loose_codes = {}, {}
+    small.loose_blocks, small.loose_codes = dict(blocks[1]), dict(codes[1])
     rid, state, number = slots
     rids = ((digest, slot) for slot, digest in enumerate(rid) if table.fits(digest))
     return Base(small, _table(own, len(own), base.numbers),
-                _texts(blocks, base.blocks, small.loose_blocks),
-                _texts(codes, base.codes, small.loose_codes),
+                _table(blocks[0].items(), len(blocks[0]), base.blocks),
+                _table(codes[0].items(), len(codes[0]), base.codes),
                 Table(*table.build(rids, len(rid))), rid, state, number)

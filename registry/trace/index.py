@@ -31,8 +31,7 @@ import msgspec
 
 from registry import phone
 from registry.resources.model import CONFIRMATION, FILING, RESOURCE
-from registry.trace import table
-from registry.trace.base import Base, Small, freeze, text_key
+from registry.trace.base import MAX_KEYED, Base, Small, freeze
 from registry.trace.decision import (
     FOREVER,
     NOBODY,
@@ -44,6 +43,7 @@ from registry.trace.decision import (
     decide,
     epoch,
 )
+from registry.trace.keys import Keys
 from registry.trace.slots import Slots
 
 MEMBER = "member"
@@ -98,12 +98,10 @@ class TraceIndex:
         self.states: list[Supply | None] = list(small.states)
         self._state_of = {s: index for index, s in enumerate(self.states) if s is not None}
         # Voice number (E.164 digits as int) -> slot << _SLOT_SHIFT | state: entries
-        # changed since the base (and any the base could not hold).
-        self._numbers: dict[int, int] = dict(small.loose_numbers)
-        self._entry = table.reader(self._numbers, base.numbers.cells, base.numbers.capacity)
-        self._blocks: dict[str, int] = dict(small.loose_blocks)  # prefix digits -> slot
+        # changed since the base (and any the base could not hold); blocks and codes.
+        self._keys = Keys(base)
+        self._numbers, self._entry = self._keys.numbers, self._keys.entry
         self._block_lengths: list[int] = list(small.block_lengths)  # longest first
-        self._codes: dict[str, int] = dict(small.loose_codes)  # sms code -> slot
         self._slots = Slots(base)
         self._pending_confirmations = dict(small.pending_confirmations)
         self._pending_filings = dict(small.pending_filings)
@@ -193,20 +191,9 @@ class TraceIndex:
             return int(value)
         return value[1:] if kind == "voice_block" else value
 
-    def _text_slot(self, kind: str, key: str) -> int | None:
-        """The slot of a block prefix or an SMS code: this index's own, then the base's."""
-        overlay, base = (self._blocks, self.base.blocks) if kind == "voice_block" else (
-            self._codes, self.base.codes)
-        slot = overlay.get(key)
-        if slot is None:
-            encoded = text_key(key)
-            if encoded is not None and (held := base.get(encoded)) >= 0:
-                slot = held
-        return slot
-
     def _slot_in(self, kind: str, key: int | str) -> int | None:
         if kind != "voice":
-            return self._text_slot(kind, key)  # type: ignore[arg-type]
+            return self._keys.text_slot(kind, key)  # type: ignore[arg-type]
         entry = self._entry(key)  # type: ignore[arg-type]
         return None if entry < 0 else entry >> _SLOT_SHIFT
 
@@ -256,10 +243,8 @@ class TraceIndex:
                         self._pending_filings.pop(digest, ()))
         if slot is None:
             slot = slots.add(digest, key if kind == "voice" else 0)  # type: ignore[arg-type]
-            if kind == "voice_block":
-                self._blocks[key] = slot  # type: ignore[index]
-            elif kind != "voice":
-                self._codes[key] = slot  # type: ignore[index]
+            if kind != "voice":
+                self._keys.add_text(kind, key, slot)  # type: ignore[arg-type]
         else:
             slots.set_rid(slot, digest)
         self._set_state(slot, self._intern(supply))
@@ -313,7 +298,9 @@ class TraceIndex:
         small = Small(dict(self.seqs), self.version, list(self.parties), list(self.terms),
                       list(self.states), dict(self._pending_confirmations),
                       dict(self._pending_filings), list(self._block_lengths))
-        return freeze(small, self.base, self._numbers, self._blocks, self._codes,
+        keys = self._keys
+        return freeze(small, self.base, self._numbers, (keys.block_keys, keys.loose_blocks),
+                      (keys.code_keys, keys.loose_codes),
                       self._slots.frozen())
 
     # ---- looking up ------------------------------------------------------------------
@@ -328,7 +315,7 @@ class TraceIndex:
         if text[:1] == "+" and text[1:].isdigit() and text.isascii():
             return self._voice(text)
         if text.isdigit() and text.isascii():
-            slot = self._text_slot("sms_code", text)
+            slot = self._keys.text_slot("sms_code", text)
             if slot is not None:
                 return (text, "sms_code", self._slots.state(slot), None)
         try:
@@ -367,11 +354,18 @@ class TraceIndex:
         if entry >= 0:
             return (number, "voice", entry & _STATE_MASK, None)
         digits = number[1:]
+        keyed = digits.isdigit() and digits.isascii()  # as E.164 numbers always are
+        block, state_of = self._keys.block_slot, self._slots.state
         for length in self._block_lengths:
             if length <= len(digits):
-                slot = self._text_slot("voice_block", digits[:length])
-                if slot is not None and (state := self._slots.state(slot)) != _WITHDRAWN:
-                    return (number, "voice", state, "+" + digits[:length])
+                prefix = digits[:length]
+                if keyed and length <= MAX_KEYED:  # text_key(prefix), inlined: the hot path
+                    slot = block(int(prefix) << 5 | length)
+                else:
+                    found = self._keys.text_slot("voice_block", prefix)
+                    slot = -1 if found is None else found
+                if slot >= 0 and (state := state_of(slot)) != _WITHDRAWN:
+                    return (number, "voice", state, "+" + prefix)
         return (number, "voice", _WITHDRAWN, None)
 
     def verdict(self, state: int, at: int) -> Verdict:
