@@ -67,6 +67,7 @@ async def trace_lifespan(app: Litestar) -> AsyncGenerator[None, None]:
     head = SharedHead(node.settings.trace_head_file)
     ledger = LedgerMemory(int(time.time()))
     feed = IndexFeed(node.pool, index, node.node_id, head, ledger)
+    await feed.prime_ledger()
     applied = await feed.catch_up()
     if len(index) > FREEZE_ABOVE:
         # A large index is long-lived objects by the million: keep the collector off them.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar.testing import AsyncTestClient
 from structlog.testing import capture_logs
 
@@ -22,6 +23,7 @@ from api.trace_state import TraceState, trace_state
 from registry.trace import snapshot
 from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
+from tests.support.ledger import allowance, call, ledger_cast, report, shanghai_day
 from tests.support.served import served_registry
 from tests.support.whitelist import (
     IN_WINDOW,
@@ -41,11 +43,12 @@ def numbers(scene_no: int) -> list[str]:
 
 
 @asynccontextmanager
-async def worker(database_url: str, data_dir: Path, operator: SignedClient,
-                 **settings: Any) -> AsyncIterator[tuple[SignedClient, TraceState]]:
-    """A worker of a node whose data directory is `data_dir`, snapshots from any size."""
-    app = create_app(Settings(database_url=database_url, node_id=NODE_ID, data_dir=data_dir,
-                              trace_snapshot_min_entries=0, **settings))
+async def worker(settings: Settings, runtime: Path, operator: SignedClient,
+                 **changed: Any) -> AsyncIterator[tuple[SignedClient, TraceState]]:
+    """Another worker of the test app's node (its secrets: the same debtor hashes) whose
+    snapshot is in `runtime`, with snapshots at any size."""
+    app = create_app(msgspec.structs.replace(
+        settings, runtime_dir=runtime, trace_snapshot_min_entries=0, **changed))
     async with AsyncTestClient(app) as client:
         yield SignedClient(client, operator.signer), trace_state(app.state.node)
 
@@ -66,11 +69,11 @@ async def scene(operator: SignedClient, values: list[str]) -> Cast:
 
 
 async def test_workers_stand_on_one_snapshot_and_catch_up_after_it(
-    database_url: str, operator: SignedClient, tmp_path: Path,
+    settings: Settings, operator: SignedClient, tmp_path: Path,
 ) -> None:
     c = await scene(operator, values := numbers(1))
     path = tmp_path / "trace-index.snapshot"
-    async with worker(database_url, tmp_path, operator) as (first, state):
+    async with worker(settings, tmp_path, operator) as (first, state):
         assert path.exists()
         assert len(state.index.base.slot_rid) >= 3  # the resources, from the mapped file
         await same_as_live(operator, first, values)
@@ -78,7 +81,7 @@ async def test_workers_stand_on_one_snapshot_and_catch_up_after_it(
         # A write after the snapshot: in the worker's own delta, never in the file.
         await supply(c.carrier, c.agency, values[3])
         with capture_logs() as logs:
-            async with worker(database_url, tmp_path, operator) as (second, again):
+            async with worker(settings, tmp_path, operator) as (second, again):
                 assert path.stat().st_ino == written  # reused, not built again
                 assert again.index.base.small.seqs == state.index.base.small.seqs
                 await same_as_live(operator, second, values)
@@ -96,17 +99,17 @@ def _spoiled(good: bytes) -> dict[str, bytes]:
 
 
 async def test_a_snapshot_not_whole_is_set_aside_and_rebuilt_never_used(
-    database_url: str, operator: SignedClient, tmp_path: Path,
+    settings: Settings, operator: SignedClient, tmp_path: Path,
 ) -> None:
     await scene(operator, values := numbers(2))
     path = tmp_path / "trace-index.snapshot"
-    async with worker(database_url, tmp_path, operator):
+    async with worker(settings, tmp_path, operator):
         pass
     good = path.read_bytes()
     for name, content in _spoiled(good).items():
         path.write_bytes(content)
         with capture_logs() as logs:
-            async with worker(database_url, tmp_path, operator) as (shared, state):
+            async with worker(settings, tmp_path, operator) as (shared, state):
                 await same_as_live(operator, shared, values)
                 assert len(state.index.base.slot_rid) > 0, name  # on the rebuilt one
         corrupt = [entry for entry in logs if entry["event"] == "trace_snapshot_corrupt"]
@@ -116,11 +119,11 @@ async def test_a_snapshot_not_whole_is_set_aside_and_rebuilt_never_used(
 
 
 async def test_a_worker_moves_onto_a_rebuilt_snapshot(
-    database_url: str, operator: SignedClient, tmp_path: Path,
+    settings: Settings, operator: SignedClient, tmp_path: Path,
 ) -> None:
     c = await scene(operator, values := numbers(3))
     path = tmp_path / "trace-index.snapshot"
-    async with worker(database_url, tmp_path, operator, trace_snapshot_rebuild_after=1,
+    async with worker(settings, tmp_path, operator, trace_snapshot_rebuild_after=1,
                       trace_snapshot_check_seconds=0.1) as (shared, state):
         first_base = state.index.base
         made = await supply(c.carrier, c.agency, values[3])
@@ -200,3 +203,18 @@ async def test_workers_started_during_a_burst_answer_every_write_before_their_fi
         stop.set()
         await writing
     assert len(acked) > 60
+
+
+async def test_a_worker_on_a_snapshot_counts_the_calls_the_snapshot_covers(
+    settings: Settings, operator: SignedClient, tmp_path: Path,
+) -> None:
+    # The contact ledger in memory rides on the index's feed, which starts after the
+    # snapshot's seqs: what the snapshot covers must reach the ledger all the same.
+    c = await ledger_cast(operator, "+8613300100")
+    caller, today = c.numbers[c.agency1.id], shanghai_day(0)
+    await report(c.carrier, call(caller, f"{today}T00:01:00+08:00"))
+    async with worker(settings, tmp_path, operator) as (shared, state):
+        assert state.index.base.small.seqs[NODE_ID] > 0
+        carrier = SignedClient(shared.client, c.carrier.signer)
+        answer = await allowance(carrier, caller, f"{today}T09:00:00+08:00")
+        assert answer["principals"][0]["connected_today"] == 1

@@ -60,6 +60,17 @@ FROM change_log c
 LEFT JOIN contact_reports r ON c.type = $5 AND r.id = c.record_id
 WHERE c.origin = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $4
 """
+# The ledger's entries up to a snapshot's seq, found by the (type, record_id) index: an
+# index on a snapshot starts after those seqs, and the ledger in memory needs them.
+_LEDGER_UPTO = """
+SELECT c.seq, CASE WHEN c.op = 'upsert' AND c.data IS NULL THEN '' ELSE c.type END AS type,
+       c.record_id, CASE WHEN c.type <> $4 OR c.recorded_at >= $5 THEN c.data END AS data,
+       r.positions
+FROM change_log c
+LEFT JOIN contact_reports r ON c.type = $4 AND r.id = c.record_id
+WHERE c.type = ANY($1::text[]) AND c.origin = $2 AND c.seq > $3 AND c.seq <= $6
+ORDER BY c.seq LIMIT $7
+"""
 _decode = msgspec.json.Decoder(dict[str, Any] | None)
 
 
@@ -137,6 +148,29 @@ class IndexFeed:
             applied += len(rows)
             if len(rows) < PAGE:
                 return applied
+
+    async def prime_ledger(self) -> int:
+        """Give the ledger the entries of its types that the index's snapshot covers (the
+        catch-up starts after them); returns how many."""
+        ledger = self.ledger
+        if ledger is None:
+            return 0
+        logged_since = datetime.fromtimestamp(ledger.logged_since, UTC)
+        given = 0
+        async with self._lock, self.pool.acquire() as conn:
+            for origin, upto in self.index.base.small.seqs.items():
+                after = 0
+                while True:
+                    rows = await conn.fetch(_LEDGER_UPTO, list(LEDGER_TYPES), origin, after,
+                                            REPORT, logged_since, upto, PAGE)
+                    for seq, type, record_id, data, counted in rows:
+                        if type:  # not an entry held without its data
+                            ledger.apply(type, record_id, data, counted)
+                        after = seq
+                    given += len(rows)
+                    if len(rows) < PAGE:
+                        break
+        return given
 
     async def catch_up(self, origin: str | None = None) -> int:
         """Bring the index up to the log: of one origin, or of all of them."""
