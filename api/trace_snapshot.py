@@ -127,18 +127,19 @@ async def _build(settings: Settings, path: Path) -> snapshot.Snapshot | None:
     return read_valid(path)
 
 
-async def rebuild_if_due(pool: asyncpg.Pool, settings: Settings, index: TraceIndex) -> bool:
-    """Rebuild the snapshot when this worker's delta has grown; False when not due or
-    another worker is at it."""
+async def rebuild_if_due(pool: asyncpg.Pool, settings: Settings, index: TraceIndex
+                         ) -> bool | None:
+    """Rebuild the snapshot when this worker's delta has grown: True when rebuilt (or
+    found rebuilt), False when the build failed, None when not due or another worker
+    holds the lock."""
     delta = index.version - index.base.small.version
     if delta < settings.trace_snapshot_rebuild_after:
-        return False
+        return None
     async with build_lock(pool, wait=False) as held:
         if not held:
-            return False
+            return None
         path = settings.trace_snapshot_file
-        current = identity(path)
-        found = read_valid(path) if current is not None else None
+        found = read_valid(path) if identity(path) is not None else None
         if found is not None and index.version - found.base.small.version < (
                 settings.trace_snapshot_rebuild_after):
             return True  # rebuilt by another worker since this one looked

@@ -32,6 +32,7 @@ from registry.trace.index import TraceIndex
 log = structlog.get_logger("api.trace")
 EXTRA = "trace"
 FREEZE_ABOVE = 100_000
+REBUILD_BACKOFF_SECONDS = 600.0
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -91,10 +92,13 @@ async def _keep_snapshot(state: TraceState, pool: asyncpg.Pool, settings: Settin
     snapshot written since this worker's base (by any worker) once it is whole."""
     path = settings.trace_snapshot_file
     standing_on = trace_snapshot.identity(path) if len(state.index.base.slot_rid) else None
+    retry_at = 0.0  # after a failed build (a full disk, a read-only directory): not before
     while True:
         await asyncio.sleep(settings.trace_snapshot_check_seconds)
         try:
-            await trace_snapshot.rebuild_if_due(pool, settings, state.index)
+            if time.monotonic() >= retry_at and await trace_snapshot.rebuild_if_due(
+                    pool, settings, state.index) is False:
+                retry_at = time.monotonic() + REBUILD_BACKOFF_SECONDS
             written = trace_snapshot.identity(path)
             if written is None or written == standing_on:
                 continue

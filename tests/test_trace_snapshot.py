@@ -192,3 +192,15 @@ def test_a_snapshot_not_whole_as_written_is_never_read(tmp_path: Path) -> None:
     aside = snapshot.set_aside(path)
     assert aside.name == "index.snapshot.corrupt"
     assert not path.exists()
+
+
+def test_a_snapshot_derived_by_other_code_is_never_read(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = TraceIndex()
+    whole.apply_all(numbered(exhaustive()))
+    path = tmp_path / "index.snapshot"
+    with monkeypatch.context() as patched:  # as an older release would have written it
+        patched.setattr(snapshot, "DERIVATION", "0" * 32)
+        snapshot.write(path, whole.freeze())
+    with pytest.raises(snapshot.Corrupt, match="other code"):
+        snapshot.read(path)  # whole as written (its digest holds), and still not used

@@ -54,9 +54,25 @@ class Extent(msgspec.Struct, array_like=True):
 
 
 class Meta(msgspec.Struct, array_like=True):
+    derivation: str
     small: Small
     extents: list[Extent]
     extra: msgspec.Raw = msgspec.Raw(b"\xc0")  # msgpack nil: no head of a mirror
+
+
+def _derivation() -> str:
+    """What derives the index from entries, as code: a snapshot made by other code (a
+    release that changed an applier, the tables or the decision's records) is not used,
+    whatever FORMAT says."""
+    from registry.trace import base, decision, index, keys, slots, table
+
+    digest = hashlib.sha256(str(FORMAT).encode())
+    for module in (base, decision, index, keys, slots, table):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()[:32]
+
+
+DERIVATION = _derivation()
 
 
 @dataclass
@@ -88,12 +104,12 @@ def write(path: Path, base: Base, extra: bytes = b"\xc0") -> int:
     # encoding it once with provisional offsets (fixed-width once large enough).
     extents = [Extent(name, 1 << 62, len(cells), code, t.capacity if t else 0,
                       t.count if t else 0) for name, cells, code, t in parts]
-    meta = _encode(Meta(base.small, extents, msgspec.Raw(extra)))
+    meta = _encode(Meta(DERIVATION, base.small, extents, msgspec.Raw(extra)))
     offset = _align(_FIXED.size + len(meta))
     for extent in extents:
         extent.offset = offset
         offset = _align(offset + extent.items * array(extent.typecode).itemsize)
-    meta = _encode(Meta(base.small, extents, msgspec.Raw(extra)))
+    meta = _encode(Meta(DERIVATION, base.small, extents, msgspec.Raw(extra)))
     size = offset + _DIGEST
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +184,8 @@ def read(path: Path) -> Snapshot:
         meta = _meta.decode(view[_FIXED.size:_FIXED.size + meta_length])
     except msgspec.DecodeError as bad:
         raise Corrupt(f"meta: {bad}") from bad
+    if meta.derivation != DERIVATION:
+        raise Corrupt("derived by other code than this node runs")
     arrays: dict[str, tuple[memoryview, Extent]] = {}
     for extent in meta.extents:
         if extent.typecode not in ("Q", "I"):
