@@ -218,3 +218,19 @@ async def test_a_worker_on_a_snapshot_counts_the_calls_the_snapshot_covers(
         carrier = SignedClient(shared.client, c.carrier.signer)
         answer = await allowance(carrier, caller, f"{today}T09:00:00+08:00")
         assert answer["principals"][0]["connected_today"] == 1
+
+
+async def test_a_worker_whose_snapshot_cannot_be_built_builds_its_own(
+    settings: Settings, operator: SignedClient, tmp_path: Path,
+) -> None:
+    await scene(operator, values := numbers(5))
+    # Directories where the snapshot and its set-aside copy go: nothing can be renamed
+    # onto either, so the builder fails (as on a full disk or a read-only mount).
+    for name in ("trace-index.snapshot", "trace-index.snapshot.corrupt"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "in the way").write_bytes(b"")
+    with capture_logs() as logs:
+        async with worker(settings, tmp_path, operator) as (shared, state):
+            assert len(state.index.base.slot_rid) == 0  # on no snapshot: from the log
+            await same_as_live(operator, shared, values)
+    assert "trace_snapshot_build_failed" in [entry["event"] for entry in logs]
