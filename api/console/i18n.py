@@ -96,6 +96,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "open": ("未结", "Open"),
     "resolved": ("已解决", "Resolved"),
     "forwarded": ("已转办", "Forwarded"),
+    # Where a complaint came from, and whom it was routed to (API.md §13).
+    "public": ("公众", "Public"),
+    "operator": ("协会工作人员", "Association staff"),
+    "user": ("号码使用方", "Number user"),
+    "principal": ("委托方", "Principal"),
+    "operators": ("协会", "The association"),
+    # Collector filings' identity documents (API.md §7).
+    "prc_id": ("居民身份证", "PRC resident identity card"),
     # Console audit actions.
     "sign_in": ("登录", "Signed in"),
     "sign_in_failed": ("登录失败", "Sign-in failed"),
