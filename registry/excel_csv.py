@@ -26,7 +26,9 @@ from typing import Generic, TypeVar
 
 from registry.trace.decision import SHANGHAI
 
-MEDIA_TYPE = "text/csv; charset=utf-8"
+# The text is UTF-8; the web framework adds `; charset=utf-8` itself to a text/ type
+# (given here too, the header said it twice).
+MEDIA_TYPE = "text/csv"
 BOM = "\ufeff"
 # A cell a spreadsheet would run as a formula is quoted as text (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

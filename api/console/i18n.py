@@ -143,6 +143,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "staff_enable": ("启用工作人员", "Enabled a staff member"),
     "staff_password": ("重置工作人员密码", "Reset a staff password"),
     "staff_totp": ("重置工作人员动态口令", "Reset a staff authenticator"),
+    "audit_export": ("导出操作记录", "Exported the audit trail"),
     # Reasons the registry writes itself into histories (registry/*/store.py).
     "application recorded": ("申请已登记", "application recorded"),
     "filed": ("已报送", "filed"),
