@@ -21,6 +21,7 @@ import asyncpg
 import openpyxl
 import pytest
 
+from api import cli_export
 from api.cli import main
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
@@ -63,6 +64,13 @@ async def records(operator: SignedClient) -> Records:
         "number": NUMBER, "received_at": "2026-11-02T02:30:00Z", "category": "abuse",
         "summary": "催收员辱骂投诉人"})
     assert complained.status_code == 201, complained.text
+    # Second ones, so that an export reading one record a page must turn pages.
+    again = await c.carrier.post("/v1/complaints", {
+        "number": NUMBER, "received_at": "2026-11-03T02:30:00Z", "category": "frequency",
+        "summary": "一天内来电多次"})
+    assert again.status_code == 201, again.text
+    second = await c.agency.post("/v1/collector-filings", filing_body(make_prc_id()))
+    assert second.status_code == 201, second.text
     return Records(c, formula_lender, published.json(), id_number, reported.json(),
                    complained.json())
 
@@ -258,3 +266,17 @@ async def test_a_database_without_the_registry_is_one_clear_line(
     assert said.strip().splitlines() == [
         "error: the database has no registry tables: run `registry migrate`"]
     assert not (tmp_path / "x.csv").exists()
+
+
+async def test_lists_read_page_by_page_are_read_whole(
+    database_url: str, tmp_path: Path, records: Records, db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cli_export, "_PAGE", 1)
+    for kind, table in (("complaints", "complaints"), ("collector-filings", "collector_filings")):
+        rows = await exported(database_url, tmp_path, kind)
+        ids = [r["id"] for r in rows]
+        assert len(ids) == len(set(ids))
+        assert set(ids) == {r["id"] for r in await db.fetch(
+            f"SELECT id FROM {table}")}, kind
+        assert len(ids) >= 2
