@@ -130,5 +130,14 @@ def evaluation_overdue(entrustment: EntrustmentRecord, due_on: date | None, on: 
     return due_on is not None and in_force(entrustment, on) and on > due_on
 
 
+def evaluation_falling_due(
+    entrustment: EntrustmentRecord, due_on: date | None, on: date, notice_days: int
+) -> bool:
+    """From `notice_days` before its due date on (and past it) while the entrustment is in
+    force: when the lender is reminded of the evaluation (API.md §14, `evaluation.due`)."""
+    return (due_on is not None and in_force(entrustment, on)
+            and on >= due_on - timedelta(days=notice_days))
+
+
 def rectification_overdue(status: str, due_on: date, on: date) -> bool:
     return status == "open" and on > due_on
