@@ -14,7 +14,7 @@ import msgspec
 
 from registry.db import Connection, held_alone
 
-_LOCK = 0x4556_5254  # "EVRT"
+LOCK = 0x4556_5254  # "EVRT"
 BATCH = 5000
 
 # The deliveries and attempts of old events go in the statement that deletes the events:
@@ -69,7 +69,7 @@ async def prune(
     event_cutoff = now - timedelta(days=event_days)
     attempt_cutoff = now - timedelta(days=attempt_days)
     events = deliveries = attempts = 0
-    async with held_alone(conn, _LOCK) as alone:
+    async with held_alone(conn, LOCK) as alone:
         if not alone:
             return Pruned(skipped=True)
         while True:
