@@ -194,3 +194,21 @@ async def test_the_notice_is_a_setting(
     lender, _, made, due = await entrusted_due_in(operator, 1)
     await reminders.remind(db, notice_days=days, on=due - timedelta(days=1))
     assert len(await told(lender, "evaluation.due", made["id"])) == days
+
+
+async def test_entrustments_at_the_ends_of_the_calendar_are_answered_and_told(
+    operator: SignedClient, db: asyncpg.Connection,
+) -> None:
+    lender = await admit_member(operator, "lender")
+    agency = await admit_member(operator, "collection_agency")
+    # 30 days before the end is before the first date there is; a year after the start,
+    # after the last: the calendar clamps, so neither answer is a 500.
+    early = await entrust(lender, agency, starts_on="0001-01-01", ends_on="0001-01-20")
+    assert early["evaluation_due_on"] == "0001-01-01"
+    late = await entrust(lender, agency, starts_on="9999-06-01", ends_on="9999-12-31")
+    assert late["evaluation_due_on"] == "9999-12-01"
+    for made, on in ((early, date(1, 1, 10)), (late, date(9999, 11, 15))):
+        ran = await reminders.remind(db, notice_days=NOTICE, on=on)
+        assert ran.failed == 0
+        [event] = await told(lender, "evaluation.due", made["id"])
+        assert event["data"]["due_on"] == made["evaluation_due_on"]

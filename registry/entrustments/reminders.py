@@ -92,25 +92,19 @@ async def _untold(conn: Connection, drafts: Sequence[events.Draft]) -> list[even
 
 async def remind(conn: Connection, *, notice_days: int, on: date | None = None) -> Reminded:
     """Tell of every evaluation falling due within `notice_days` of `on` (a Beijing date,
-    today unless given) and every open rectification past its date, each once. A fault in
-    one item is logged and spares the others; it is tried again on the next run."""
+    today unless given) and every open rectification past its date, each once. An item
+    whose event the database refuses is logged and spares the others; it is tried again
+    on the next run."""
     on = on or rules.today()
     failed = 0
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK):
             return Reminded(skipped=True)
         node = await changelog.node_id(conn)
-        found: list[events.Draft | None] = []
-        for item in await stats.in_force_on(conn, on):
-            if item.origin != node:
-                continue
-            try:
-                found.append(evaluation_due(item, on, notice_days))
-            except (ArithmeticError, ValueError):  # a date out of range in one record
-                failed += 1
-                log.warning("reminder_failed", subject=item.record.id, exc_info=True)
-        for row in await conn.fetch(_OPEN_RECTIFICATIONS, node):
-            found.append(rectification_overdue(row, on))
+        found = [evaluation_due(item, on, notice_days)
+                 for item in await stats.in_force_on(conn, on) if item.origin == node]
+        found += [rectification_overdue(row, on)
+                  for row in await conn.fetch(_OPEN_RECTIFICATIONS, node)]
         drafts = await _untold(conn, [d for d in found if d is not None])
         told = {events.EVALUATION_DUE: 0, events.RECTIFICATION_OVERDUE: 0}
         for draft in drafts:
