@@ -44,6 +44,8 @@ def test_the_retentions_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             configured.evaluation_notice_days) == (90, 7, 14)
     with pytest.raises(ValueError, match="event_retention_days"):
         Settings(event_retention_days=0)
+    with pytest.raises(ValueError, match="evaluation_notice_days"):
+        Settings(evaluation_notice_days=-1)
 
 
 async def delivery_state(db: asyncpg.Connection, member_id: str, want: str) -> int:
