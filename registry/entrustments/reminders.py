@@ -10,6 +10,7 @@ Only this node's records are told of: a peer tells the members it serves (docs/e
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import date
 
@@ -96,7 +97,6 @@ async def remind(conn: Connection, *, notice_days: int, on: date | None = None) 
     whose event the database refuses is logged and spares the others; it is tried again
     on the next run."""
     on = on or rules.today()
-    failed = 0
     async with conn.transaction():
         if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", LOCK):
             return Reminded(skipped=True)
@@ -106,15 +106,28 @@ async def remind(conn: Connection, *, notice_days: int, on: date | None = None) 
         found += [rectification_overdue(row, on)
                   for row in await conn.fetch(_OPEN_RECTIFICATIONS, node)]
         drafts = await _untold(conn, [d for d in found if d is not None])
-        told = {events.EVALUATION_DUE: 0, events.RECTIFICATION_OVERDUE: 0}
-        for draft in drafts:
-            try:
-                async with conn.transaction():  # a savepoint: one item's fault spares the rest
-                    await emit_all(conn, [draft])
-            except asyncpg.PostgresError:
-                failed += 1
-                log.warning("reminder_failed", subject=draft.subject.id, exc_info=True)
-            else:
-                told[draft.type] += 1
-    return Reminded(evaluations_due=told[events.EVALUATION_DUE],
-                    rectifications_overdue=told[events.RECTIFICATION_OVERDUE], failed=failed)
+        told = await _emit_each(conn, drafts)
+    return Reminded(
+        evaluations_due=sum(d.type == events.EVALUATION_DUE for d in told),
+        rectifications_overdue=sum(d.type == events.RECTIFICATION_OVERDUE for d in told),
+        failed=len(drafts) - len(told))
+
+
+async def _emit_each(conn: Connection, drafts: list[events.Draft]) -> list[events.Draft]:
+    """Emit the drafts in one statement (the change log's append lock is then held only
+    briefly); should the database refuse it, one at a time, each in a savepoint, so an
+    item's fault is logged and spares the rest. Returns those emitted."""
+    with contextlib.suppress(asyncpg.PostgresError):
+        async with conn.transaction():
+            await emit_all(conn, drafts)
+        return drafts
+    emitted = []
+    for draft in drafts:
+        try:
+            async with conn.transaction():
+                await emit_all(conn, [draft])
+        except asyncpg.PostgresError:
+            log.warning("reminder_failed", subject=draft.subject.id, exc_info=True)
+        else:
+            emitted.append(draft)
+    return emitted
