@@ -48,6 +48,9 @@ class LedgerMemory:
         self._principal_of: dict[str, int] = {}
         # debtor hash (16 bytes) + day number (3 bytes) + principal (4 bytes) -> packed count
         self._counts: dict[bytes, int] = {}
+        # debtor hash + day number of every call held, counted or not: a report's debtor-day
+        # not among them holds no call yet, and PostgreSQL need not be asked.
+        self._held_days: set[bytes] = set()
         self._agreements: dict[bytes, list[_Held]] = {}
         self._agreement_debtor: dict[str, bytes] = {}
 
@@ -68,6 +71,12 @@ class LedgerMemory:
             index = self._principal_of[principal_id] = len(self._principal_of)
         return index
 
+    def holds_none(self, debtor: bytes, at: int) -> bool:
+        """Whether the ledger surely holds no call to `debtor` on the Shanghai day of `at`
+        (as of the last entry applied); False when that day is not held here."""
+        return (day_start(at) >= self.since
+                and debtor + _day_number(at).to_bytes(3, "little") not in self._held_days)
+
     def _key(self, debtor: bytes, day: int, principal: int) -> bytes:
         return debtor + day.to_bytes(3, "little") + principal.to_bytes(4, "little")
 
@@ -83,19 +92,21 @@ class LedgerMemory:
         counts, since = self._counts, self.since
         started, durations, channels = report.started_at, report.durations, report.channels
         sets = [[self._principal(p) for p in s.split()] for s in report.principal_sets]
+        held_days = self._held_days
         for i in range(len(started)) if counted is None else counted:
             at = started[i]
-            principals = sets[report.principals[i]]
-            if at < since or not principals:
+            if at < since:
                 continue
+            debtor = bytes.fromhex(report.callee_hashes[i])
+            day = _day_number(at)
+            held_days.add(debtor + day.to_bytes(3, "little"))
+            principals = sets[report.principals[i]]
             channel, duration = channels[i], durations[i]
             add = (channel == "voice" and duration > 0) + (
                 _EFFECTIVE if channel == "voice" and duration >= rules.EFFECTIVE_SECONDS
                 else 0) + (_SMS if channel == "sms" else 0)
-            if not add:
+            if not add or not principals:
                 continue
-            debtor = bytes.fromhex(report.callee_hashes[i])
-            day = _day_number(at)
             for principal in principals:
                 key = self._key(debtor, day, principal)
                 counts[key] = counts.get(key, 0) + add
@@ -146,3 +157,5 @@ class LedgerMemory:
         first = _day_number(since)
         self._counts = {k: v for k, v in self._counts.items()
                         if int.from_bytes(k[16:19], "little") >= first}
+        self._held_days = {k for k in self._held_days
+                           if int.from_bytes(k[16:19], "little") >= first}

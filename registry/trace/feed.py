@@ -27,6 +27,7 @@ import structlog
 
 from registry.changelog import CHANNEL
 from registry.db import Connection, connect
+from registry.ledger.counting import HoldsNone
 from registry.ledger.memory import TYPES as LEDGER_TYPES
 from registry.ledger.memory import LedgerMemory
 from registry.ledger.store import REPORT
@@ -133,9 +134,23 @@ class IndexFeed:
 
     async def catch_up(self, origin: str | None = None) -> int:
         """Bring the index up to the log: of one origin, or of all of them."""
-        async with self._lock, self.pool.acquire() as conn:
+        # The connection before the lock, always: a holder of the lock never waits for the
+        # pool, so a request holding a connection may wait for the lock (catch_up_on).
+        async with self.pool.acquire() as conn:
+            return await self.catch_up_on(conn, origin)
+
+    async def catch_up_on(self, conn: Connection, origin: str | None = None) -> int:
+        """catch_up() on a connection the caller holds (within its transaction)."""
+        async with self._lock:
             origins = [origin] if origin else [r["origin"] for r in await conn.fetch(_ORIGINS)]
             return sum([await self._pull(conn, o) for o in origins])
+
+    async def recent_calls(self, conn: Connection) -> HoldsNone:
+        """The ledger memory brought up to the log on `conn` (which holds the append lock,
+        so nothing is logged meanwhile): what it says of the debtor-days it holds."""
+        assert self.ledger is not None
+        await self.catch_up_on(conn)
+        return self.ledger.holds_none
 
     async def ensure_current(self) -> None:
         """Before a trace: catch up when another worker has published a newer own seq.
