@@ -4,6 +4,7 @@ again asking PostgreSQL about every debtor-day: the call is still a repeat, neve
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 import asyncpg
@@ -13,6 +14,7 @@ from structlog.testing import capture_logs
 from api.ledger_state import debtor_keys
 from api.trace_state import trace_state
 from registry.ledger.counting import day_start
+from registry.ledger.memory import DebtorDays
 from tests.support.client import SignedClient
 from tests.support.ledger import call, ledger_cast, report, shanghai_day
 
@@ -44,3 +46,19 @@ async def test_a_call_the_memory_missed_is_still_a_repeat(
     at = int(datetime.fromisoformat(second["started_at"]).timestamp())
     assert not memory.holds_none(debtor_keys(app.state.node).hash("+8613912345679"), at)
     assert not memory.holds_none(hashed, day_start(at) - 3 * 86400)
+
+
+def test_the_debtor_days_filter_never_forgets_a_call_and_seldom_invents_one() -> None:
+    seen = DebtorDays()
+    called = [secrets.token_bytes(16) for _ in range(200_000)]
+    for debtor in called:
+        seen.add(debtor, 20_000)
+    assert all(seen.may_hold(debtor, 20_000) for debtor in called)
+    strangers = [secrets.token_bytes(16) for _ in range(100_000)]
+    invented = sum(seen.may_hold(debtor, 20_000) for debtor in strangers)
+    assert invented < 100  # under 0.1 %; about 0.0006 % expected at this load
+    assert not seen.may_hold(called[0], 20_001)  # another day holds nothing yet
+    seen.add(called[0], 20_001)
+    seen.forget_before(20_001)
+    assert not seen.may_hold(called[1], 20_000)
+    assert seen.may_hold(called[0], 20_001)
