@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncGenerator
 
-import msgspec
-import structlog
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from api import openapi, unavailable
 from api.auth.middleware import SignedRequestMiddleware
+from api.background import running
 from api.body import JSONRequest
 from api.console import routes as console
 from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
 from api.guards import standing
+from api.housekeeping import Housekeeping, chores_of
 from api.ledger_state import debtor_keys
 from api.logging import RequestLog
 from api.problems import EXCEPTION_HANDLERS
@@ -42,34 +40,10 @@ from api.settings import Settings
 from api.state import NodeState
 from api.trace_state import WritesSeenByTrace, trace_lifespan
 from api.webhooks.dispatcher import webhook_lifespan
-from registry import db, ratelimit
-from registry.console import lockout
-from registry.ledger import store as ledger
+from registry import db
 from registry.migrate import migrate
 from registry.node import ensure_node_id
-from registry.principals import purge_expired_nonces
 from registry.signing_keys import load_or_create, public_jwk_of
-
-log = structlog.get_logger("api.app")
-HOUSEKEEPING_SECONDS = 60
-RETENTION_SECONDS = 3600  # the contact ledger's retention runs hourly
-
-
-async def _housekeeping_forever(state: NodeState) -> None:
-    retained = 0.0
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-        try:
-            async with state.pool.acquire() as conn:
-                await purge_expired_nonces(conn)
-                await ratelimit.purge(conn)
-                await lockout.purge(conn)
-                if time.monotonic() - retained >= RETENTION_SECONDS:
-                    expired = await ledger.expire(conn, state.settings.contact_retention_days)
-                    retained = time.monotonic()
-                    log.info("contact_retention", **msgspec.structs.asdict(expired))
-        except Exception:
-            log.warning("housekeeping_failed", exc_info=True)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -98,11 +72,9 @@ def create_app(settings: Settings) -> Litestar:
             collectors.subject_keys(state)  # made on first start; a bad key file fails here
             debtor_keys(state)  # likewise the debtor-hash key
             app.state.node = state
-            purge = asyncio.create_task(_housekeeping_forever(state))
-            try:
+            housekeeping = Housekeeping(pool, chores_of(settings))
+            async with running(housekeeping.forever()):
                 yield
-            finally:
-                purge.cancel()
         finally:
             await db.close_pool(bookkeeping, settings.db_timeout)
             await db.close_pool(pool, settings.db_timeout)

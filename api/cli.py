@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_import, cli_sync, cli_tlog, cli_verify
+from api import cli_client, cli_export, cli_import, cli_sync, cli_tlog, cli_verify
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
 from api.logging import configure_logging
@@ -278,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_sync.add_commands(commands, common, with_database)
     cli_verify.add_command(commands, common, with_database)
+    cli_export.add_command(commands, common, with_database)
     cli_tlog.add_commands(commands)
     cli_client.add_commands(commands)
     cli_import.add_commands(commands)

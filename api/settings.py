@@ -17,6 +17,11 @@ def _floats(env: Mapping[str, str], names: dict[str, str]) -> dict[str, object]:
             if env.get(variable)}
 
 
+def _ints(env: Mapping[str, str], names: dict[str, str]) -> dict[str, object]:
+    return {setting: int(env[variable]) for setting, variable in names.items()
+            if env.get(variable)}
+
+
 def default_data_dir() -> Path:
     configured = os.environ.get("REGISTRY_DATA_DIR")
     return Path(configured) if configured else Path.home() / ".local" / "share" / "registry"
@@ -83,6 +88,20 @@ class Settings(msgspec.Struct, kw_only=True):
     webhook_retry_hours: float = 24.0
     # After a new secret is issued, the previous one keeps signing this long.
     webhook_secret_overlap_hours: float = 24.0
+    # `evaluation.due` tells a lender this many days before its agency's evaluation is due.
+    evaluation_notice_days: int = 30
+    # The event outbox forgets events this many days old (with their deliveries), unless a
+    # delivery is pending, and a delivered webhook's attempt records this many days old.
+    event_retention_days: int = 400
+    webhook_attempt_retention_days: int = 30
+
+    def __post_init__(self) -> None:
+        # A retention of 0 days or less would forget what was just told.
+        for name in ("event_retention_days", "webhook_attempt_retention_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1 day")
+        if self.evaluation_notice_days < 0:
+            raise ValueError("evaluation_notice_days must not be negative")
 
     @property
     def trace_head_file(self) -> Path:
@@ -137,6 +156,11 @@ class Settings(msgspec.Struct, kw_only=True):
             "db_timeout": float(env.get("REGISTRY_DB_TIMEOUT", "3")),
             "public_complaints_per_hour": int(
                 env.get("REGISTRY_PUBLIC_COMPLAINTS_PER_HOUR", "10")),
+            **_ints(env, {
+                "evaluation_notice_days": "REGISTRY_EVALUATION_NOTICE_DAYS",
+                "event_retention_days": "REGISTRY_EVENT_RETENTION_DAYS",
+                "webhook_attempt_retention_days": "REGISTRY_WEBHOOK_ATTEMPT_RETENTION_DAYS",
+            }),
             **_floats(env, {
                 "complaint_respond_hours": "REGISTRY_COMPLAINT_RESPOND_HOURS",
                 "webhook_timeout_seconds": "REGISTRY_WEBHOOK_TIMEOUT_SECONDS",

@@ -8,7 +8,9 @@ request a few seconds and a TimeoutError, never a hang.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -77,6 +79,23 @@ async def connect(dsn: str, *, seconds: float = CONNECT_TIMEOUT) -> asyncpg.Conn
     conn = await asyncpg.connect(dsn, timeout=seconds)
     await _init_connection(conn)
     return conn
+
+
+@contextlib.asynccontextmanager
+async def held_alone(conn: Connection, key: int) -> AsyncIterator[bool]:
+    """A session advisory lock for a job one worker of the node runs at a time, across
+    several transactions: True when this connection got it. Pooled connections are not
+    reset on release, so one that cannot let go of the lock is closed, taking the lock."""
+    got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+    try:
+        yield got
+    finally:
+        if got:
+            try:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            except BaseException:
+                conn.terminate()
+                raise
 
 
 async def close_pool(pool: asyncpg.Pool, seconds: float = TIMEOUT) -> None:

@@ -1,9 +1,11 @@
-"""The console's complaint queue (late first) and figures per lender and agency, and a
-member's page with its complaint handling and its webhook's delivery errors."""
+"""The console's complaint queue (late first) and figures per lender and agency, a member's
+page with its complaint handling and its webhook's delivery errors, and an entrustment's page
+with its agency's complaint handling for that lender (Article 18's evaluation weighs it)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +20,9 @@ from api.settings import Settings
 from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
 from tests.support.console import make_console_operator, sign_in
+from tests.support.factories import admit_member
 from tests.support.receiver import receiving
-from tests.support.whitelist import cast, traceable_number
+from tests.support.whitelist import Cast, cast, entrust, traceable_number
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +84,49 @@ async def test_late_complaints_first_and_figures_per_lender_and_agency(
     webhook = page[page.index('id="member-webhook"'):].split("</section>")[0]
     assert receiver.url in webhook
     assert "answered 500" in webhook
+
+
+def figures_on(html: str) -> dict[str, tuple[int, ...]]:
+    """The entrustment page's complaint figures: category -> (total, open, late)."""
+    table = html[html.index('id="complaint-figures"'):].split("</table>")[0]
+    rows = re.findall(r'data-category="(\w+)">(.*?)</tr>', table, re.S)
+    return {category: tuple(int(n) for n in re.findall(r"<td>(\d+)</td>", cells))
+            for category, cells in rows}
+
+
+async def test_the_entrustment_page_shows_its_agencys_complaint_handling_for_that_lender(
+    client: AsyncTestClient[Any], db: asyncpg.Connection, data_dir: Path,
+    operator: SignedClient,
+) -> None:
+    c = await cast(operator)
+    made = await traceable_number(c, "13812360001")
+    other_lender = await admit_member(operator, "lender")
+    other = await traceable_number(Cast(c.carrier, c.agency, other_lender), "13812360002")
+    quiet = await entrust(other_lender, await admit_member(operator, "collection_agency"))
+    now = datetime.now(UTC)
+    filed = {}
+    for key, number, hours_ago, category in (
+            ("time", "13812360001", 1, "time"), ("late", "13812360001", 30, "abuse"),
+            ("answered", "13812360001", 2, "abuse"), ("other", "13812360002", 1, "frequency")):
+        answer = await operator.post("/v1/complaints", {
+            "number": number, "received_at": (now - timedelta(hours=hours_ago)).isoformat(),
+            "category": category, "summary": "催收电话投诉"})
+        assert answer.status_code == 201, answer.text
+        filed[key] = answer.json()["id"]
+    answered = await c.agency.post(f"/v1/complaints/{filed['answered']}/responses",
+                                   {"outcome": "resolved", "summary": "已致歉并整改"})
+    assert answered.status_code == 201, answered.text
+    staff = await make_console_operator(db, data_dir)
+    assert (await sign_in(client, staff)).status_code == 303
+
+    page = await client.get(f"/console/entrustments/{made['entrustment']['id']}")
+    assert page.status_code == 200
+    section = page.text[page.text.index('id="entrustment-complaints"'):]
+    assert "辱骂" in section.split("</table>")[0]
+    # Only what reached this lender: the other lender's complaint about the same agency
+    # is its own (and the figures by category add up to the total row).
+    assert figures_on(page.text) == {"time": (1, 1, 0), "abuse": (2, 1, 1), "all": (3, 2, 1)}
+    theirs = await client.get(f"/console/entrustments/{other['entrustment']['id']}")
+    assert figures_on(theirs.text) == {"frequency": (1, 1, 0), "all": (1, 1, 0)}
+    empty = (await client.get(f"/console/entrustments/{quiet['id']}")).text
+    assert 'class="empty" id="complaint-figures"' in empty

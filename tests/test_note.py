@@ -124,3 +124,24 @@ def test_a_checkpoint_of_another_log_signed_by_this_key_is_refused() -> None:
     signed = note.render(text, [note.sign(text, "node-a", key)])
     with pytest.raises(NoteError, match="expected 'node-a'"):
         note.open_checkpoint(signed, note.Verifier("node-a", note.ED25519, key.public_key()))
+
+
+@pytest.mark.parametrize("jwk", [
+    {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"},
+    {"kty": "OKP", "crv": "X25519", "x": "AA"},
+    {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"},  # 3 bytes, not 32
+    {"kty": "OKP", "crv": "Ed25519", "x": "!!not base64!!"},
+    {"kty": "OKP", "crv": "Ed25519"},
+])
+def test_a_jwk_that_is_no_ed25519_key_gives_no_verifier_key(jwk: dict[str, str]) -> None:
+    assert note.jwk_public(jwk) is None
+
+
+def test_an_ed25519_jwk_gives_its_key() -> None:
+    key = Ed25519PrivateKey.generate().public_key()
+    raw = key.public_bytes_raw()
+    jwk = {"kty": "OKP", "crv": "Ed25519",
+           "x": base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+    found = note.jwk_public(jwk)
+    assert found is not None
+    assert found.public_bytes_raw() == raw

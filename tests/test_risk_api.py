@@ -113,7 +113,7 @@ async def test_operators_list_late_reports_first_and_export_csv(
     assert (await reporter.get("/v1/risk-events/export")).status_code == 403
     exported = await operator.get(f"/v1/risk-events/export?since={quote(fresh['reported_at'])}")
     assert exported.status_code == 200, exported.text
-    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     # Excel in Chinese: a BOM so it reads UTF-8, Chinese headers, Beijing times, 是/否.
     assert exported.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))

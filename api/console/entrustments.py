@@ -1,5 +1,6 @@
 """Console pages for agency supervision (Articles 17, 18): entrustments that need a look,
-and one entrustment with its commitments, evaluations, rectifications and numbers."""
+and one entrustment with its commitments, evaluations, rectifications, numbers and its
+agency's complaint handling under that lender (what Article 18's evaluation weighs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api.console.session import operator_actor
 from api.console.web import page
 from api.deps import Db, Node
 from api.trace_state import trace_state
+from registry.complaints import stats as complaint_stats
 from registry.console.names import names_of
 from registry.db import Connection
 from registry.entrustments import stats, store
@@ -83,8 +85,10 @@ async def entrustment_detail(
     if entrustment.parent_id is not None:
         parent = await store.fetch(db, entrustment.parent_id)
         names.update(await names_of(db, [parent.agency_id]))
+    complaints = await complaint_stats.under_entrustment(
+        db, entrustment.lender_id, entrustment.agency_id)
     return page(request, "console/entrustment.html", e=entrustment, names=names, parent=parent,
-                flags=flags_of(entrustment),
+                flags=flags_of(entrustment), complaints=complaints,
                 numbers=[{"kind": r.kind, "value": r.value, "traceable": v.traceable,
                           "reason": v.reason} for r, v in zip(resources, verdicts, strict=True)])
 

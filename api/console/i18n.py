@@ -96,6 +96,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "open": ("未结", "Open"),
     "resolved": ("已解决", "Resolved"),
     "forwarded": ("已转办", "Forwarded"),
+    # Where a complaint came from, and whom it was routed to (API.md §13).
+    "public": ("公众", "Public"),
+    "operator": ("协会工作人员", "Association staff"),
+    "user": ("号码使用方", "Number user"),
+    "principal": ("委托方", "Principal"),
+    "operators": ("协会", "The association"),
+    # Collector filings' identity documents (API.md §7).
+    "prc_id": ("居民身份证", "PRC resident identity card"),
     # Console audit actions.
     "sign_in": ("登录", "Signed in"),
     "sign_in_failed": ("登录失败", "Sign-in failed"),
@@ -135,6 +143,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "staff_enable": ("启用工作人员", "Enabled a staff member"),
     "staff_password": ("重置工作人员密码", "Reset a staff password"),
     "staff_totp": ("重置工作人员动态口令", "Reset a staff authenticator"),
+    "audit_export": ("导出操作记录", "Exported the audit trail"),
     # Reasons the registry writes itself into histories (registry/*/store.py).
     "application recorded": ("申请已登记", "application recorded"),
     "filed": ("已报送", "filed"),

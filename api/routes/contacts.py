@@ -69,7 +69,8 @@ class ContactController(Controller):
                   for c, w, h in zip(calls, who, keys.hash_many(callees), strict=True)]
         # A call held under an older key version is the same call, reported again.
         older = [keys.hash_many(callees, v) for v in keys.older_versions()]
-        taken = await store.take_report(db, actor, logged, older)
+        recent = trace.feed.recent_calls if trace.feed.ledger is not None else None
+        taken = await store.take_report(db, actor, logged, older, recent)
         return ContactResults([
             ContactResult(list(w.principals), w.traceable,
                           c is not None and c.over_limit,

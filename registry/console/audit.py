@@ -8,6 +8,12 @@ from typing import Any
 import msgspec
 
 from registry.db import Connection
+from registry.excel_csv import Column, Label
+
+# How many entries one export holds at most: years of a busy association's console.
+EXPORT_LIMIT = 100_000
+# Detail values that are codes (a status, a decision), shown by their label.
+CODED_DETAILS = frozenset({"from", "to", "decision", "why", "role", "kind"})
 
 
 class AuditEntry(msgspec.Struct, frozen=True):
@@ -53,3 +59,23 @@ async def recent(
     )
     return [AuditEntry(r["at"], r["operator_id"], r["name"], r["action"], r["target_type"],
                        r["target_id"], r["detail"]) for r in rows]
+
+
+def detail_text(detail: dict[str, Any], label: Label) -> str:
+    """`key: value; ...` as the audit page shows it, codes by their label."""
+    return "; ".join(
+        f"{label(key)}: {label(str(value)) if key in CODED_DETAILS else value}"
+        for key, value in detail.items())
+
+
+def export_columns(label: Label) -> list[Column[AuditEntry]]:
+    """The audit trail as a spreadsheet: the operator's name beside its id."""
+    return [
+        Column("时间", lambda a: a.at, "at"),
+        Column("操作人", lambda a: a.operator_name, "operator_name"),
+        Column("操作人编号", lambda a: a.operator_id, "operator_id"),
+        Column("操作", lambda a: label(a.action), "action"),
+        Column("对象类型", lambda a: a.target_type, "target_type"),
+        Column("对象编号", lambda a: a.target_id, "target_id"),
+        Column("详情", lambda a: detail_text(a.detail, label), "detail"),
+    ]

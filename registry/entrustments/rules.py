@@ -102,11 +102,19 @@ def check_rectification(data: RectificationCreate, on: date) -> None:
         raise Invalid.field("due_on", "in the past")
 
 
+# The calendar is total: dates at either end of Python's (which the API takes, and a peer
+# may send) are clamped, never an error in an answer or a reminder.
 def _a_year_after(day: date) -> date:
+    if day.year == date.max.year:
+        return date.max
     try:
         return day.replace(year=day.year + 1)
     except ValueError:  # 29 February
         return day.replace(year=day.year + 1, day=28)
+
+
+def _before(day: date, delta: timedelta) -> date:
+    return day - delta if day - date.min >= delta else date.min
 
 
 def evaluation_due_on(
@@ -114,7 +122,7 @@ def evaluation_due_on(
 ) -> date | None:
     """A year after the last evaluated period ends (after `starts_on` when there is none),
     and no later than 30 days before `ends_on`; None once that last evaluation is made."""
-    latest = entrustment.ends_on - LAST_EVALUATION_BEFORE_END
+    latest = _before(entrustment.ends_on, LAST_EVALUATION_BEFORE_END)
     if last_period_end is not None and last_period_end >= latest:
         return None
     anchor = last_period_end or entrustment.starts_on
@@ -128,6 +136,15 @@ def in_force(entrustment: EntrustmentRecord, on: date) -> bool:
 def evaluation_overdue(entrustment: EntrustmentRecord, due_on: date | None, on: date) -> bool:
     """Past its due date while the entrustment is in force (the due day itself is on time)."""
     return due_on is not None and in_force(entrustment, on) and on > due_on
+
+
+def evaluation_falling_due(
+    entrustment: EntrustmentRecord, due_on: date | None, on: date, notice_days: int
+) -> bool:
+    """From `notice_days` before its due date on (and past it) while the entrustment is in
+    force: when the lender is reminded of the evaluation (API.md §14, `evaluation.due`)."""
+    return (due_on is not None and in_force(entrustment, on)
+            and (due_on - on).days <= notice_days)
 
 
 def rectification_overdue(status: str, due_on: date, on: date) -> bool:

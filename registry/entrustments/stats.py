@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from registry.db import Connection
 from registry.entrustments import rules
@@ -23,6 +24,22 @@ WHERE NOT e.ended AND e.starts_on <= $1 AND e.ends_on >= $1
 """
 
 
+class InForce(NamedTuple):
+    """An entrustment in force, with what its supervision calendar is judged on."""
+
+    record: EntrustmentRecord
+    origin: str
+    last_period_end: date | None
+    agency_status: str | None
+
+
+async def in_force_on(conn: Connection, on: date) -> list[InForce]:
+    """Every entrustment in force on `on` (what the console counts and the reminders tell)."""
+    return [InForce(EntrustmentRecord(**{f: row[f] for f in EntrustmentRecord.__struct_fields__}),
+                    row["origin"], row["last_period_end"], row["agency_status"])
+            for row in await conn.fetch(_IN_FORCE, on)]
+
+
 @dataclass
 class Flagged:
     """Ids of entrustments in force that need an operator's look, by reason."""
@@ -35,12 +52,11 @@ class Flagged:
 async def flagged(conn: Connection, on: date | None = None) -> Flagged:
     on = on or rules.today()
     found = Flagged()
-    for row in await conn.fetch(_IN_FORCE, on):
-        record = EntrustmentRecord(**{f: row[f] for f in EntrustmentRecord.__struct_fields__})
-        due_on = rules.evaluation_due_on(record, row["last_period_end"])
+    for record, _, last_period_end, agency_status in await in_force_on(conn, on):
+        due_on = rules.evaluation_due_on(record, last_period_end)
         if rules.evaluation_overdue(record, due_on, on):
             found.evaluation_overdue.append(record.id)
-        if row["agency_status"] != "active":
+        if agency_status != "active":
             found.agency_not_active.append(record.id)
     for row in await conn.fetch(
             "SELECT entrustment_id, status, due_on FROM rectifications WHERE status = 'open'"):

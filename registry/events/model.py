@@ -6,7 +6,7 @@ a contract like any answer's.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -76,6 +76,24 @@ class RiskEventShared(msgspec.Struct, frozen=True, kw_only=True):
     category: str
     discovered_at: datetime
     lender_due_at: datetime
+
+
+class EvaluationDue(msgspec.Struct, frozen=True, kw_only=True):
+    entrustment_id: str
+    lender_id: str
+    agency_id: str
+    due_on: date
+    # Already past due_on when told (a node that was down, or a short notice setting).
+    overdue: bool
+
+
+class RectificationOverdue(msgspec.Struct, frozen=True, kw_only=True):
+    rectification_id: str
+    entrustment_id: str
+    lender_id: str
+    agency_id: str
+    cause: str
+    due_on: date
 
 
 class PeerFaulted(msgspec.Struct, frozen=True, kw_only=True):

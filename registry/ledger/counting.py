@@ -10,7 +10,7 @@ under the node's append lock, so each count sees every call committed before it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import msgspec
@@ -50,7 +50,7 @@ SET calls = d.calls + excluded.calls, connected = d.connected + excluded.connect
     outside_window = d.outside_window + excluded.outside_window
 """
 _SHANGHAI_OFFSET = 8 * 3600
-_Group = tuple[bytes, int, str]  # (callee_hash, day's first second, principal)
+Group = tuple[bytes, int, str]  # (callee_hash, day's first second, principal)
 
 
 class Counted(msgspec.Struct, frozen=True, array_like=True):
@@ -68,20 +68,27 @@ def day_start(at: int) -> int:
     return (at + _SHANGHAI_OFFSET) // 86400 * 86400 - _SHANGHAI_OFFSET
 
 
+# Whether the ledger surely holds no call to a debtor (hash) on the day of a moment.
+HoldsNone = Callable[[bytes, int], bool]
+
+
 async def hold(
     conn: Connection, origin: str, reporter_id: str, calls: Sequence[LoggedCall],
-) -> tuple[list[int], dict[_Group, int]]:
+    holds_none: HoldsNone | None = None,
+) -> tuple[list[int], dict[Group, int]]:
     """Hold the calls the node does not hold yet (distinct calls; under the append lock,
     so nothing else inserts meanwhile): their positions, and per debtor, day and principal
-    the connected calls held before them."""
+    the connected calls held before them. PostgreSQL is asked only about the debtor-days
+    `holds_none` (a worker's current memory of recent days) cannot rule out."""
     if not calls:
         return [], {}
     hashes = [bytes.fromhex(c.callee_hash) for c in calls]
-    days = sorted({(h, day_start(c.started_at)) for h, c in zip(hashes, calls, strict=True)})
+    days = sorted({(h, day_start(c.started_at)) for h, c in zip(hashes, calls, strict=True)
+                   if holds_none is None or not holds_none(h, c.started_at)})
     held: set[tuple[bytes, int, str]] = set()
-    before: dict[_Group, int] = defaultdict(int)
+    before: dict[Group, int] = defaultdict(int)
     for debtor, start, at, caller, connected, principals in await conn.fetch(
-            _HELD_ON_DAYS, [d[0] for d in days], [d[1] for d in days]):
+            _HELD_ON_DAYS, [d[0] for d in days], [d[1] for d in days]) if days else ():
         held.add((debtor, at, caller))
         if connected:
             for principal in principals:
@@ -120,7 +127,7 @@ def terms_at(agreements: Sequence[_Agreement], at: int) -> rules.Terms:
     return rules.DEFAULT_TERMS
 
 
-async def count(conn: Connection, calls: Sequence[LoggedCall], before: dict[_Group, int]
+async def count(conn: Connection, calls: Sequence[LoggedCall], before: dict[Group, int]
                 ) -> list[Counted]:
     """Per call new to this node: whether it went over a limit or out of hours (given the
     connected calls held `before`, from hold()); and the day's totals per principal for the

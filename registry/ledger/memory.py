@@ -37,6 +37,42 @@ class _Held(msgspec.Struct, frozen=True):
     valid_to: int
 
 
+class DebtorDays:
+    """Per Shanghai day, a Bloom filter of the debtors (keyed hashes) called that day.
+    "Not called" is certain, so PostgreSQL need not be asked; "called" may be a false
+    positive, and then it is asked. A fixed 4 MiB a day, whatever the traffic: under
+    0.1 % false positives at a million debtors a day, about 20 % at ten million."""
+
+    BITS = 1 << 25
+    _MASK = BITS - 1
+    HASHES = 3
+
+    def __init__(self) -> None:
+        self._days: dict[int, bytearray] = {}
+
+    @classmethod
+    def _positions(cls, debtor: bytes) -> list[int]:
+        # The debtor hash is an HMAC, already uniform: its two halves seed double hashing.
+        a = int.from_bytes(debtor[:8], "little")
+        b = int.from_bytes(debtor[8:16], "little") | 1
+        return [(a + i * b) & cls._MASK for i in range(cls.HASHES)]
+
+    def add(self, debtor: bytes, day: int) -> None:
+        bits = self._days.get(day)
+        if bits is None:
+            bits = self._days[day] = bytearray(self.BITS // 8)
+        for p in self._positions(debtor):
+            bits[p >> 3] |= 1 << (p & 7)
+
+    def may_hold(self, debtor: bytes, day: int) -> bool:
+        bits = self._days.get(day)
+        return bits is not None and all(
+            bits[p >> 3] >> (p & 7) & 1 for p in self._positions(debtor))
+
+    def forget_before(self, first_day: int) -> None:
+        self._days = {d: bits for d, bits in self._days.items() if d >= first_day}
+
+
 def _day_number(at: int) -> int:
     return (at + 8 * 3600) // 86400
 
@@ -48,6 +84,9 @@ class LedgerMemory:
         self._principal_of: dict[str, int] = {}
         # debtor hash (16 bytes) + day number (3 bytes) + principal (4 bytes) -> packed count
         self._counts: dict[bytes, int] = {}
+        # Every debtor-day holding a call, counted or not: a report's debtor-day not among
+        # them holds no call yet, and PostgreSQL need not be asked.
+        self._held_days = DebtorDays()
         self._agreements: dict[bytes, list[_Held]] = {}
         self._agreement_debtor: dict[str, bytes] = {}
 
@@ -68,6 +107,12 @@ class LedgerMemory:
             index = self._principal_of[principal_id] = len(self._principal_of)
         return index
 
+    def holds_none(self, debtor: bytes, at: int) -> bool:
+        """Whether the ledger surely holds no call to `debtor` on the Shanghai day of `at`
+        (as of the last entry applied); False when that day is not held here."""
+        return day_start(at) >= self.since and not self._held_days.may_hold(
+            debtor, _day_number(at))
+
     def _key(self, debtor: bytes, day: int, principal: int) -> bytes:
         return debtor + day.to_bytes(3, "little") + principal.to_bytes(4, "little")
 
@@ -83,19 +128,21 @@ class LedgerMemory:
         counts, since = self._counts, self.since
         started, durations, channels = report.started_at, report.durations, report.channels
         sets = [[self._principal(p) for p in s.split()] for s in report.principal_sets]
+        held_days = self._held_days
         for i in range(len(started)) if counted is None else counted:
             at = started[i]
-            principals = sets[report.principals[i]]
-            if at < since or not principals:
+            if at < since:
                 continue
+            debtor = bytes.fromhex(report.callee_hashes[i])
+            day = _day_number(at)
+            held_days.add(debtor, day)
+            principals = sets[report.principals[i]]
             channel, duration = channels[i], durations[i]
             add = (channel == "voice" and duration > 0) + (
                 _EFFECTIVE if channel == "voice" and duration >= rules.EFFECTIVE_SECONDS
                 else 0) + (_SMS if channel == "sms" else 0)
-            if not add:
+            if not add or not principals:
                 continue
-            debtor = bytes.fromhex(report.callee_hashes[i])
-            day = _day_number(at)
             for principal in principals:
                 key = self._key(debtor, day, principal)
                 counts[key] = counts.get(key, 0) + add
@@ -146,3 +193,4 @@ class LedgerMemory:
         first = _day_number(since)
         self._counts = {k: v for k, v in self._counts.items()
                         if int.from_bytes(k[16:19], "little") >= first}
+        self._held_days.forget_before(first)

@@ -6,11 +6,13 @@ debtors' numbers reach this module already hashed (registry/ledger/debtors.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import msgspec
+import structlog
 
 from registry import changelog
 from registry.actors import Actor, record_evidence
@@ -28,6 +30,7 @@ from registry.ledger.model import (
 )
 from registry.records import refuse_foreign
 
+log = structlog.get_logger("registry.ledger")
 REPORT = counting.RECORD_TYPE
 AGREEMENT = "contact_agreement"
 _RETENTION_LOCK = 0x4C45_4447  # "LEDG"
@@ -84,15 +87,21 @@ def distinct(calls: Sequence[LoggedCall]) -> tuple[list[LoggedCall], list[int]]:
     return kept, where
 
 
+# Brought current under the append lock (on the connection holding it), what a worker's
+# memory says of the debtor-days it holds (registry/ledger/memory.py).
+RecentCalls = Callable[[Connection], Awaitable[counting.HoldsNone]]
+
+
 async def take_report(
     conn: Connection, actor: Actor, calls: Sequence[LoggedCall],
-    older_hashes: Sequence[Sequence[bytes]] = (),
+    older_hashes: Sequence[Sequence[bytes]] = (), recent: RecentCalls | None = None,
 ) -> Report:
     """Hold and count a member's batch, all or nothing; per item its counting, None when
     the ledger already held the call (reported before, by anyone, or earlier in the batch).
 
     `older_hashes[v][i]` is call i's debtor hashed under an older kept key version: a
     call held under one of those is the same call, reported again after a rotation.
+    `recent` spares PostgreSQL the debtor-days a worker's memory knows hold no call.
     """
     kept, where = distinct(calls)
     first: dict[int, int] = {}
@@ -110,7 +119,7 @@ async def take_report(
             candidates = [i for i in candidates if i not in gone]
         origin = await changelog.node_id(conn)
         subset = [kept[i] for i in candidates]
-        new, before = await counting.hold(conn, origin, actor.id, subset)
+        new, before = await _hold(conn, origin, actor.id, subset, recent)
         inserted = [candidates[i] for i in new]
         new_calls = [kept[i] for i in inserted]
         counted = await counting.count(conn, new_calls, before)
@@ -130,6 +139,22 @@ async def take_report(
         answered.add(at)
         answers.append(made)
     return Report(answers, report_id if new_calls else None)
+
+
+async def _hold(conn: Connection, origin: str, reporter_id: str, calls: Sequence[LoggedCall],
+                recent: RecentCalls | None) -> tuple[list[int], dict[counting.Group, int]]:
+    """counting.hold(), sparing PostgreSQL what the worker's memory rules out; should the
+    memory ever miss a call (rows written around the change log), the batch is held again
+    asking PostgreSQL about every debtor-day, rather than failed."""
+    if recent is None:
+        return await counting.hold(conn, origin, reporter_id, calls)
+    holds_none = await recent(conn)
+    try:
+        async with conn.transaction():  # a savepoint: only this attempt is undone
+            return await counting.hold(conn, origin, reporter_id, calls, holds_none)
+    except asyncpg.UniqueViolationError:
+        log.warning("ledger_memory_missed_a_call")
+        return await counting.hold(conn, origin, reporter_id, calls)
 
 
 async def apply_remote_reports(

@@ -57,8 +57,8 @@ def log_data(member: Member) -> MemberRecord:
     return MemberRecord(**{f: getattr(member, f) for f in MemberRecord.__struct_fields__})
 
 
-# A member with its history and keys in one round trip.
-_GET_MEMBER = """
+# Members with their history and keys in one round trip.
+_SELECT_FULL_MEMBER = """
 SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaints,
        m.status, m.created_at, m.disclosure_history,
        (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -69,18 +69,28 @@ SELECT m.id, m.origin, m.kind, m.subtype, m.name, m.uscc, m.contact, m.complaint
                 'kid', k.kid, 'jwk', k.jwk, 'added_at', k.added_at,
                 'revoked_at', k.revoked_at) ORDER BY k.added_at, k.kid), '[]')
         FROM principal_keys k WHERE k.principal_id = m.id) AS keys
-FROM members m WHERE m.id = $1
+FROM members m
 """
 
 
-async def get_member(conn: Connection, member_id: str) -> Member:
-    row = await conn.fetchrow(_GET_MEMBER, member_id)
-    if row is None:
-        raise NotFound(f"no member {member_id}")
+def _full_member(row: asyncpg.Record) -> Member:
     member = _member(row)
     member.history = msgspec.convert(row["history"], list[StatusEvent])
     member.keys = msgspec.convert(row["keys"], list[PublicKey])
     return member
+
+
+async def get_member(conn: Connection, member_id: str) -> Member:
+    row = await conn.fetchrow(_SELECT_FULL_MEMBER + " WHERE m.id = $1", member_id)
+    if row is None:
+        raise NotFound(f"no member {member_id}")
+    return _full_member(row)
+
+
+async def all_members(conn: Connection) -> list[Member]:
+    """Every member with its history and keys, oldest first (the staff's export)."""
+    rows = await conn.fetch(_SELECT_FULL_MEMBER + " ORDER BY m.created_at, m.id")
+    return [_full_member(r) for r in rows]
 
 
 async def create_member(conn: Connection, data: MemberCreate, actor: Actor) -> Member:

@@ -27,6 +27,7 @@ import structlog
 
 from registry.changelog import CHANNEL
 from registry.db import Connection, connect
+from registry.ledger.counting import HoldsNone
 from registry.ledger.memory import TYPES as LEDGER_TYPES
 from registry.ledger.memory import LedgerMemory
 from registry.ledger.store import REPORT
@@ -157,7 +158,7 @@ class IndexFeed:
             return 0
         logged_since = datetime.fromtimestamp(ledger.logged_since, UTC)
         given = 0
-        async with self._lock, self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, self._lock:  # the connection first, as above
             for origin, upto in self.index.base.small.seqs.items():
                 after = 0
                 while True:
@@ -174,14 +175,21 @@ class IndexFeed:
 
     async def catch_up(self, origin: str | None = None) -> int:
         """Bring the index up to the log: of one origin, or of all of them."""
-        async with self._lock, self.pool.acquire() as conn:
+        # The connection before the lock, always: a holder of the lock never waits for the
+        # pool, so a request holding a connection may wait for the lock (catch_up_on).
+        async with self.pool.acquire() as conn:
+            return await self.catch_up_on(conn, origin)
+
+    async def catch_up_on(self, conn: Connection, origin: str | None = None) -> int:
+        """catch_up() on a connection the caller holds (within its transaction)."""
+        async with self._lock:
             origins = [origin] if origin else [r["origin"] for r in await conn.fetch(ORIGINS)]
             return sum([await self._pull(conn, o) for o in origins])
 
     async def replace(self, fresh: TraceIndex) -> int:
         """Bring `fresh` (an index on a newer snapshot) up to the log and answer from it
         from then on: under the lock, so that no entry falls between the two."""
-        async with self._lock, self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, self._lock:
             origins = [r["origin"] for r in await conn.fetch(ORIGINS)]
             for origin in origins:
                 await self._pull(conn, origin)  # the ledger is current up to here
@@ -189,6 +197,13 @@ class IndexFeed:
             applied = sum([await self._pull(conn, o, fresh, counted) for o in origins])
             self.index = fresh
             return applied
+
+    async def recent_calls(self, conn: Connection) -> HoldsNone:
+        """The ledger memory brought up to the log on `conn` (which holds the append lock,
+        so nothing is logged meanwhile): what it says of the debtor-days it holds."""
+        assert self.ledger is not None
+        await self.catch_up_on(conn)
+        return self.ledger.holds_none
 
     async def ensure_current(self) -> None:
         """Before a trace: catch up when another worker has published a newer own seq.
