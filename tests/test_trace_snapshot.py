@@ -5,11 +5,13 @@ is not whole as written is never read (docs/trace-snapshot.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from registry.resources.model import confirmation_id, filing_id
@@ -70,7 +72,10 @@ def exhaustive() -> list[Entry]:
         ("tel", "resource", "s2", resource("0" * 20, "sms_code", assignee="lender")),
         ("tel", "resource", "r12", None),  # a supply withdrawn
         ("fin", "resource_filing", filing_id("r2", "e_agency"), None),
-        ("tel", "resource", "r9x", resource(number(9), valid_from="2026-02-01T00:00:00+08:00")),
+        # A later supply of a number takes its slot; the earlier one's tombstone then
+        # finds no slot of its own.
+        ("tel", "resource", "r3x", resource(number(3), valid_from="2026-02-01T00:00:00+08:00")),
+        ("tel", "resource", "r3", None),
         ("fin", "member", "lender", member("lender", "suspended")),
         ("fin", "resource_confirmation", confirmation_id("gone", "agency"),
          {"resource_id": "gone", "kind": "voice", "value": "+8613999999999",
@@ -204,3 +209,41 @@ def test_a_snapshot_derived_by_other_code_is_never_read(tmp_path: Path,
         snapshot.write(path, whole.freeze())
     with pytest.raises(snapshot.Corrupt, match="other code"):
         snapshot.read(path)  # whole as written (its digest holds), and still not used
+
+
+def _resealed(content: bytes) -> bytes:
+    """`content` with its digest made to match again (a writer's bug, not a torn file)."""
+    return content[:-32] + hashlib.sha256(content[:-32]).digest()
+
+
+def test_a_sealed_snapshot_whose_meta_does_not_fit_is_never_read(tmp_path: Path) -> None:
+    whole = TraceIndex()
+    whole.apply_all(numbered(exhaustive()))
+    path = tmp_path / "index.snapshot"
+    snapshot.write(path, whole.freeze())
+    good = path.read_bytes()
+    meta_length = int.from_bytes(good[24:32], "little")
+    meta = msgspec.msgpack.decode(good[32:32 + meta_length], type=snapshot.Meta)
+
+    def with_meta(changed: snapshot.Meta) -> bytes:
+        encoded = msgspec.msgpack.encode(changed)
+        assert len(encoded) == meta_length  # the same widths: the arrays stay where they are
+        return _resealed(good[:32] + encoded + good[32 + meta_length:])
+
+    slot_rid = next(e for e in meta.extents if e.name == "slot_rid")
+    spoiled = {
+        "an array past the end": [msgspec.structs.replace(e, offset=65528)  # same width
+                                  if e is slot_rid else e for e in meta.extents],
+        "an unknown typecode": [msgspec.structs.replace(e, typecode="d")
+                                if e is slot_rid else e for e in meta.extents],
+        "an array missing": [msgspec.structs.replace(e, name="slot_riD")
+                             if e is slot_rid else e for e in meta.extents],
+    }
+    for name, extents in spoiled.items():
+        path.write_bytes(with_meta(msgspec.structs.replace(meta, extents=extents)))
+        with pytest.raises(snapshot.Corrupt):
+            snapshot.read(path)
+        assert name
+    path.write_bytes(_resealed(good[:32] + b"\xc1" * meta_length + good[32 + meta_length:]))
+    with pytest.raises(snapshot.Corrupt, match="meta"):
+        snapshot.read(path)
