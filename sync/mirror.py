@@ -3,9 +3,11 @@
 `CarrierMirror` pulls every origin the node holds with the carrier's own member key,
 verifies each page as a peer node does (chain, data hashes, the node's checkpoint
 signature), feeds the entries to a trace index and appends them to a local journal. Now
-and then, and on close, the journal is compacted into a snapshot (sync/mirror_snapshot.py)
-and cut, so a restart loads the snapshot, replays the journal's tail and resumes pulling
-from the last seq. A switch calls `mirror.check` or `mirror.trace` with no network hop.
+and then, and on close, the index is written as a snapshot in the node's own format
+(sync/mirror_index.py; another kind of sink gets records, sync/mirror_snapshot.py) and the
+journal cut, so a restart maps the snapshot, replays the journal's tail and resumes
+pulling from the last seq. A switch calls `mirror.check` or `mirror.trace` with no
+network hop (after `load()`, `mirror.index` is the index standing on the snapshot).
 """
 
 from __future__ import annotations
