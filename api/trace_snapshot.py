@@ -84,8 +84,11 @@ async def build_lock(pool: asyncpg.Pool, *, wait: bool) -> AsyncIterator[bool]:
 
 
 async def build_in_child(settings: Settings, path: Path) -> None:
-    """Build the snapshot at `path` in a child process (which lowers its own priority)."""
+    """Build the snapshot at `path` in a child process (which lowers its own priority);
+    the caller holds the builder lock."""
     assert settings.database_url is not None
+    for left in path.parent.glob(f".{path.name}.*.tmp"):
+        left.unlink(missing_ok=True)  # of a builder killed mid-write: no one writes it now
     # The DSN goes by the environment, never the command line that `ps` shows.
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "api.trace_snapshot", str(path),
