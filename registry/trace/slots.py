@@ -19,14 +19,12 @@ class Slots:
         self._base_state = base.slot_state
         self._base_number = base.slot_number
         self._based = len(base.slot_rid)
-        self._base_rids = base.rids
+        self._base_rids = base.rids  # resource id hash -> the first base slot holding it
         self._changed_rid: dict[int, int] = {}
         self._changed_state: dict[int, int] = {}
         self._rid = array("Q")  # slots added since the base: slot - based
         self._state = array("I")
         self._number = array("Q")
-        # Resource id hash -> the first slot given it since the base.
-        self._slot_of_rid: dict[int, int] = {}
 
     def __len__(self) -> int:
         return self._based + len(self._rid)
@@ -60,7 +58,6 @@ class Slots:
         self._rid.append(rid)
         self._state.append(0)
         self._number.append(number)
-        self._remember(rid, slot)
         return slot
 
     def set_rid(self, slot: int, rid: int) -> None:
@@ -69,26 +66,26 @@ class Slots:
             self._rid[slot - self._based] = rid
         else:
             self._changed_rid[slot] = rid
-        self._remember(rid, slot)
-
-    def _remember(self, rid: int, slot: int) -> None:
-        first = self.find(rid)
-        if first is None or slot < first:
-            self._slot_of_rid[rid] = slot
 
     def find(self, rid: int) -> int | None:
-        """The first slot that holds resource `rid` now, or None."""
-        slot = self._slot_of_rid.get(rid)
-        if slot is None:
-            held = self._base_rids.get(rid)
-            if held < 0:
-                return None
-            slot = held
-        if self.rid(slot) == rid:
-            return slot
-        # That slot was taken by a later supply of its value: a resource whose value
-        # changed may still hold another slot (rare; a scan, as the index always did).
-        return next((s for s in range(len(self)) if self.rid(s) == rid), None)
+        """The first slot that holds resource `rid` now, or None. Asked only for a
+        tombstone: the base's table, the few base slots taken since, then a scan (at C
+        speed) of the slots added since, as the index always did, rather than a dict of
+        every id (a hundred bytes a number) kept for a rare question."""
+        firsts = [slot for slot, held in self._changed_rid.items() if held == rid]
+        slot = self._base_rids.get(rid)
+        if slot >= 0 and slot in self._changed_rid:
+            # That slot was taken by a later supply of its value; a resource whose value
+            # changed may still hold another base slot (rare: a scan).
+            slot = next((s for s in range(self._based) if self.rid(s) == rid), -1)
+        if slot >= 0:
+            firsts.append(slot)
+        if firsts:
+            return min(firsts)
+        try:
+            return self._based + self._rid.index(rid)
+        except ValueError:
+            return None
 
     def state_counts(self) -> Counter[int]:
         """How many slots hold each state."""
