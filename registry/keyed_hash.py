@@ -11,14 +11,14 @@ under every kept version, so rotating a key loses no match and no count.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-import os
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from registry.secret_file import create_once
 
 _KEY_BYTES = 32
 _PURPOSE = re.compile(r"^[a-z][a-z0-9]{0,30}$")
@@ -70,20 +70,10 @@ def _file_pattern(purpose: str) -> re.Pattern[str]:
     return re.compile(rf"^{re.escape(purpose)}-hmac-v(?P<version>[1-9][0-9]{{0,5}})\.key$")
 
 
-def _write_new(path: Path) -> None:
-    """Write a fresh key at `path`, or FileExistsError; readers never see a partial file."""
+def _write_new(path: Path) -> bool:
+    """Write a fresh key at `path` unless one is there; readers never see a partial file."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(_KEY_BYTES) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        # link() is atomic and refuses an existing name: one writer wins, whole.
-        os.link(draft, path)
-    finally:
-        draft.unlink()
+    return create_once(path, (secrets.token_hex(_KEY_BYTES) + "\n").encode())
 
 
 def _read(path: Path) -> bytes:
@@ -98,8 +88,7 @@ def load(secret_dir: Path, purpose: str) -> KeyRing:
     pattern = _file_pattern(purpose)
     if not secret_dir.is_dir() or not any(pattern.match(p.name) for p in secret_dir.iterdir()):
         # Concurrent first starts (several workers) agree on whichever file won.
-        with contextlib.suppress(FileExistsError):
-            _write_new(key_path(secret_dir, purpose, 1))
+        _write_new(key_path(secret_dir, purpose, 1))
     keys = {}
     for path in secret_dir.iterdir():
         if match := pattern.match(path.name):
@@ -110,6 +99,7 @@ def load(secret_dir: Path, purpose: str) -> KeyRing:
 def rotate(secret_dir: Path, purpose: str) -> int:
     """Make the next key version of `purpose`; old ones stay so earlier hashes keep matching."""
     version = load(secret_dir, purpose).current + 1
-    _write_new(key_path(secret_dir, purpose, version))
+    if not _write_new(key_path(secret_dir, purpose, version)):
+        raise FileExistsError(f"key version {version} of {purpose} exists already")
     return version
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.canonical import canonical
+from registry.secret_file import create_once
 
 
 def _b64url(raw: bytes) -> str:
@@ -40,11 +39,10 @@ def private_pem(key: Ed25519PrivateKey) -> bytes:
 
 
 def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
-    """Write a private key readable by its owner only, refusing to overwrite one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(private_pem(key))
+    """Write a private key readable by its owner only, refusing to overwrite one
+    (FileExistsError); a reader never sees it half-written."""
+    if not create_once(path, private_pem(key)):
+        raise FileExistsError(f"{path} exists already")
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -58,6 +56,5 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
     """The key at `path`, made there on first use; concurrent first starts agree on one."""
     if not path.exists():
         # Another worker may make it first; then we use theirs.
-        with contextlib.suppress(FileExistsError):
-            write_private_key(path, Ed25519PrivateKey.generate())
+        create_once(path, private_pem(Ed25519PrivateKey.generate()))
     return load_private_key(path)

@@ -104,11 +104,15 @@ def _check_name(name: str) -> None:
         raise NoteError(f"{name!r} cannot name a key")
 
 
+def _signer_key_id(name: str, sig_type: int, key: Ed25519PrivateKey) -> bytes:
+    """The key id a signature of this type by `name` with `key` carries, for a valid name."""
+    _check_name(name)
+    return Verifier(name, sig_type, key.public_key()).key_id
+
+
 def sign(text: str, name: str, key: Ed25519PrivateKey) -> Signature:
     """The node's own signature (type 0x01) over the note text."""
-    _check_name(name)
-    kid = key_id(name, ED25519, raw_public(key.public_key()))
-    return Signature(name, kid, key.sign(text.encode()))
+    return Signature(name, _signer_key_id(name, ED25519, key), key.sign(text.encode()))
 
 
 def _cosigned_message(text: str, timestamp: int) -> bytes:
@@ -117,8 +121,7 @@ def _cosigned_message(text: str, timestamp: int) -> bytes:
 
 def cosign(text: str, name: str, key: Ed25519PrivateKey, timestamp: int) -> Signature:
     """A witness's timestamped cosignature (type 0x04) over a checkpoint's text."""
-    _check_name(name)
-    kid = key_id(name, COSIGNATURE, raw_public(key.public_key()))
+    kid = _signer_key_id(name, COSIGNATURE, key)
     signature = key.sign(_cosigned_message(text, timestamp))
     return Signature(name, kid, struct.pack(">Q", timestamp) + signature)
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry_client import merkle, note
 from sync import tlog
-from sync.client import FeedClient
+from sync.client import FeedClient, read_capped
 from sync.errors import PullFailed, SyncFault
 from sync.witness import log_verifier
 
@@ -76,26 +76,30 @@ class TreeWatch:
         if newest is not None and 0 < newest[0] <= head.size:
             await _holds(client, head, newest)
         if self.required:
-            agreed = await self._cosigned(client, head, verifier, http)
+            agreed, unusable = await self._cosigned(client, head, verifier, http)
             if agreed < self.required:
+                why = "".join(f"; {name}: {reason}" for name, reason in unusable)
                 raise PullFailed(f"the checkpoint of size {head.size} has {agreed} of the"
-                                 f" {self.required} witness cosignatures required")
+                                 f" {self.required} witness cosignatures required{why}")
         if before is None or head.size >= before.size:
             self.head = head
             self._keep(signed)
         return head
 
     async def _cosigned(self, client: FeedClient, head: note.TreeHead, log_key: note.Verifier,
-                        http: httpx.AsyncClient) -> int:
-        """How many witnesses cosigned a head of this log consistent with `head`."""
+                        http: httpx.AsyncClient) -> tuple[int, list[tuple[str, str]]]:
+        """How many witnesses cosigned a head of this log consistent with `head`, and why
+        each of the others could not be counted."""
         agreed = 0
+        unusable: list[tuple[str, str]] = []
         for witness in self.witnesses:
             try:
-                answer = await http.get(f"{witness.url.rstrip('/')}/tlog/cosigned/{head.origin}",
-                                        timeout=10)
-                if answer.status_code != 200 or len(answer.content) > MAX_NOTE_BYTES:
-                    continue
-                seen, signatures = note.open_checkpoint(answer.text, log_key)
+                # A witness is a peer like any other: its answer is read within the same
+                # byte cap and deadline as the node's, or it could hold the mirror forever.
+                raw = await read_capped(
+                    http, f"{witness.url.rstrip('/')}/tlog/cosigned/{head.origin}",
+                    headers={}, max_bytes=MAX_NOTE_BYTES, limits=client.limits)
+                seen, signatures = note.open_checkpoint(raw.decode(), log_key)
                 note.verify_cosignature(seen.text(), signatures,
                                         note.witness_verifier(witness.name, witness.public))
                 if seen.size != head.size:
@@ -106,14 +110,15 @@ class TreeWatch:
                 elif seen.root != head.root:
                     raise SyncFault(f"fork: witness {witness.name} saw another tree of size"
                                     f" {head.size}")
-            except (httpx.HTTPError, note.NoteError, PullFailed, UnicodeDecodeError) as exc:
+            except (note.NoteError, PullFailed, UnicodeDecodeError) as exc:
                 log.warning("mirror_witness_unusable", witness=witness.name, reason=str(exc))
+                unusable.append((witness.name, str(exc)[:200]))
                 continue
             except merkle.ProofError as exc:
                 raise SyncFault(f"fork: witness {witness.name} saw a tree not consistent with"
                                 f" the node's: {exc}") from exc
             agreed += 1
-        return agreed
+        return agreed, unusable
 
 
 async def _holds(client: FeedClient, head: note.TreeHead, newest: tuple[int, str]) -> None:

@@ -30,6 +30,8 @@ async def test_an_empty_database_migrates_to_the_expected_schema(
                 "`.venv/bin/python -m tests.support.schema > tests/expected_schema.txt` "
                 "and review the diff"
             )
+            assert await _change_data_compression(conn) == (
+                "l" if await _has_lz4(conn) else "")
         finally:
             await conn.close()
     finally:
@@ -40,3 +42,25 @@ async def test_an_empty_database_migrates_to_the_expected_schema(
 def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [m.version for m in available()]
     assert versions == list(range(1, len(versions) + 1))
+
+
+async def _change_data_compression(conn: asyncpg.Connection) -> str:
+    found: str = await conn.fetchval(
+        "SELECT attcompression::text FROM pg_attribute"
+        " WHERE attrelid = 'change_log'::regclass AND attname = 'data'")
+    return found
+
+
+async def _has_lz4(conn: asyncpg.Connection) -> bool:
+    try:
+        async with conn.transaction():
+            await conn.execute("CREATE TEMP TABLE lz4_probe (d text COMPRESSION lz4)")
+            raise _Probed
+    except _Probed:
+        return True
+    except asyncpg.FeatureNotSupportedError:
+        return False
+
+
+class _Probed(Exception):
+    """Undoes the probe's table."""

@@ -7,13 +7,13 @@ database alone does not yield anyone's second factor.
 from __future__ import annotations
 
 import base64
-import contextlib
-import os
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from registry.secret_file import create_once
 
 _NONCE_BYTES = 12
 _PURPOSE = b"registry console totp v1"
@@ -22,11 +22,8 @@ _PURPOSE = b"registry console totp v1"
 def load_or_create_key(path: Path) -> bytes:
     """The 32-byte key at `path`, made (owner-readable only) on first use."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_bytes(32))
+        # Concurrent first starts (several workers) agree on whichever file won.
+        create_once(path, secrets.token_bytes(32))
     key = path.read_bytes()
     if len(key) != 32:
         raise ValueError(f"{path} does not hold a 32-byte console key")
