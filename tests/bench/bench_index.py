@@ -1,5 +1,7 @@
-"""The trace index on its own, as a carrier's mirror or a worker holds it: lookups per
-second on one core (process CPU time) for E.164 input, and bytes per number, at 1,000,000 numbers.
+"""The trace index on its own, built from the log alone (as the snapshot builder and a node
+with a small log hold it; workers of a larger node stand on a shared snapshot instead,
+tests/bench/bench_shared_index.py): lookups per second on one core (process CPU time) for
+E.164 input, and bytes per number, at 1,000,000 numbers.
 
     .venv/bin/python -m tests.bench.bench_index [--numbers 1000000]
 
