@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from api import cli_client, cli_export, cli_import, cli_sync, cli_tlog, cli_verify
+from api import cli_client, cli_export, cli_import, cli_sync, cli_tlog, cli_verify, lifeline
 from api.embedded_pg import EmbeddedPostgres
 from api.embedded_pg.supervisor import supervise
 from api.logging import configure_logging
@@ -89,7 +89,7 @@ def _run_http_server(args: argparse.Namespace, env: dict[str, str],
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "api.http_server", "--host", args.host,
          "--port", str(args.port), "--workers", str(args.workers)],
-        env=env,
+        env=lifeline.children_die_with_me(env),
     )
 
     def forward(signum: int, frame: object) -> None:

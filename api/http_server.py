@@ -26,6 +26,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
+from api import lifeline
 from api.logging import configure_logging
 
 # Request line and headers together. A signed request's head is well under 10 KiB
@@ -91,6 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
+    lifeline.die_with_parent()
+    # The workers end with this process (api/asgi.py), as this one ends with `serve`.
+    os.environ.update(lifeline.children_die_with_me({}))
     configure_logging()
     config = uvicorn.Config(
         "api.asgi:app_from_env", factory=True, host=args.host, port=args.port,

@@ -71,8 +71,7 @@ def served_registry(
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            kill_hard(node)  # and whatever it started: no server outlives its test
 
 
 def _wait_ready(node: ServedNode, within: float) -> None:
