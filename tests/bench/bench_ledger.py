@@ -284,14 +284,14 @@ def main() -> None:
             copied.append(asyncio.run(copy_same()))
             next_row += count
             allow = workdir / f"allow{run}"
-            write_allowance_lines(allow, signer, args.numbers, 4000 * args.seconds, 2,
+            write_allowance_lines(allow, signer, args.numbers, 12000 * args.seconds, 2,
                                   args.rows)
             m.run("allowance", lambda allow=allow: wrk_signed(base, args.seconds, 32, "POST",
                                                               allow))
             traces = workdir / f"trace{run}"
             write_tokens(traces, signer, "GET", [
                 f"/v1/trace/{quote(number(n), safe='')}"
-                for n in random.choices(range(args.numbers), k=6000 * args.seconds)], b"", 2)
+                for n in random.choices(range(args.numbers), k=12000 * args.seconds)], b"", 2)
             m.run("trace", lambda traces=traces: wrk_signed(base, args.seconds, 32, "GET",
                                                             traces))
             last = {k: v[-1][0] for k, v in m.results.items()}

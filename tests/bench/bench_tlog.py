@@ -157,8 +157,8 @@ def served_figures(dsn: str, numbers: int, seconds: int, runs: int, workdir: Pat
         traces, receipts, p99s = [], [], []
         for run in range(runs):
             get, post = workdir / f"get{run}", workdir / f"post{run}"
-            write_tokens(get, signer, "GET", [target] * (6000 * seconds), b"", 2)
-            write_tokens(post, signer, "POST", ["/v1/trace/receipt"] * (3000 * seconds),
+            write_tokens(get, signer, "GET", [target] * (12000 * seconds), b"", 2)
+            write_tokens(post, signer, "POST", ["/v1/trace/receipt"] * (8000 * seconds),
                          body, 2)
             traced = wrk_signed(base, seconds, 32, "GET", get)
             proven = wrk_signed(base, seconds, 32, "POST", post, body_file)

@@ -329,14 +329,14 @@ def main() -> None:
         pg: list[float] = []
         for run in range(args.runs):
             m.run("healthz", lambda: wrk(base + "/healthz", args.seconds, 32))
-            # Enough single-use tokens for the run at up to 6,000 requests a second.
-            picks = random.choices(range(args.numbers), k=6000 * args.seconds)  # noqa: S311
+            # Enough single-use tokens for the run at up to 12,000 requests a second.
+            picks = random.choices(range(args.numbers), k=12000 * args.seconds)  # noqa: S311
             targets = [f"/v1/trace/{quote(number(n), safe='')}" for n in picks]
             get = workdir / f"get{run}"
             write_tokens(get, signer, "GET", targets, b"", 2)
             m.run("trace", lambda get=get: wrk_signed(base, args.seconds, 32, "GET", get))
             post = workdir / f"post{run}"
-            write_tokens(post, signer, "POST", ["/v1/trace"] * (1500 * args.seconds), body, 2)
+            write_tokens(post, signer, "POST", ["/v1/trace"] * (4000 * args.seconds), body, 2)
             m.run("batch", lambda post=post: wrk_signed(base, args.seconds, 4, "POST", post,
                                                         body_file))
             pg.append(pgbench(dsn, args.seconds, args.numbers, workdir))
