@@ -17,7 +17,7 @@ from registry import changelog
 from registry.db import Connection
 from registry.errors import Invalid
 from registry.events.model import Draft, Event, EventPage, EventSubject
-from registry.ids import new_id
+from registry.ids import new_ids
 from registry.paging import decode_cursor, encode_cursor
 
 _EMIT = """
@@ -50,18 +50,18 @@ async def emit_all(conn: Connection, drafts: Sequence[Draft]) -> None:
     own transaction."""
     if not conn.is_in_transaction():
         raise RuntimeError("events must be emitted in the transaction of their change")
-    columns: tuple[list[str | None], ...] = ([], [], [], [], [], [], [])
+    columns: tuple[list[str | None], ...] = ([], [], [], [], [], [])
     for draft in drafts:
         data = _encode(draft.data).decode()
         for recipient in dict.fromkeys(draft.recipients):
-            row = (new_id("ev"), recipient, draft.type, draft.subject.type, draft.subject.id,
-                   data, draft.once)
+            row = (recipient, draft.type, draft.subject.type, draft.subject.id, data,
+                   draft.once)
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
     if not columns[0]:
         return
     await changelog.hold_append_lock(conn)
-    await conn.execute(_EMIT, *columns)
+    await conn.execute(_EMIT, new_ids("ev", len(columns[0])), *columns)
 
 
 async def list_events(

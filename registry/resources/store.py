@@ -17,7 +17,7 @@ from registry.db import Connection
 from registry.errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from registry.events import model as events
 from registry.events.outbox import emit_all
-from registry.ids import new_id
+from registry.ids import new_ids
 from registry.records import refuse_foreign
 from registry.resources.model import (
     CONFIRMATION,
@@ -178,7 +178,7 @@ async def supply(conn: Connection, items: Sequence[ResourceSupply], actor: Actor
         if duplicates:
             raise Conflict(f"{values[0]} is already supplied", code="duplicate")
         origin = await changelog.node_id(conn)
-        ids = [new_id("r") for _ in items]
+        ids = new_ids("r", len(items))
         rows = await conn.fetch(
             """INSERT INTO resources AS r (id, origin, kind, value, supplier_id, assignee_id,
                                            valid_from, valid_to)
