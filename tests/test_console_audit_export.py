@@ -140,3 +140,19 @@ async def test_only_a_signed_in_operator_gets_the_export(
     assert as_member.status_code == 303
     assert await db.fetchval(
         "SELECT count(*) FROM operator_audit WHERE action = 'audit_export'") == before
+
+
+@pytest.mark.parametrize("params", [
+    {"since": "not a day", "until": "2026-13-45"},
+    {"since": "0000-01-01", "until": "99999-01-01"},
+    {"operator": "x" * 10_000, "target": "\u0000\ud7ff", "action": "a" * 10_000},
+    {"target": "%00'; DROP TABLE operator_audit; --"},
+])
+async def test_hostile_filters_are_no_filter_or_a_4xx_never_a_500(
+    client: AsyncTestClient[Any], admin: ConsoleLogin, db: asyncpg.Connection,
+    member_id: str, params: dict[str, str],
+) -> None:
+    await signed_in(client, admin, db)
+    answer = await client.get("/console/audit/export", params=params)
+    assert answer.status_code < 500, answer.text
+    assert await db.fetchval("SELECT count(*) FROM operator_audit") > 0

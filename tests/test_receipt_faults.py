@@ -115,3 +115,23 @@ async def test_a_receipt_with_its_database_out_of_reach_is_503(
     assert again.status_code == 200, again.text
     assert again.json()["traceable"] is True
     assert again.json()["receipt"]
+
+
+@pytest.mark.parametrize("unreachable", [_refusing, _frozen], ids=["refused", "frozen"])
+async def test_a_call_report_with_its_database_out_of_reach_is_503_and_counts_nothing(
+    node: RunningNode, carrier: SignedClient, unreachable: Any,
+) -> None:
+    debtor = "+8613912340000" if unreachable is _refusing else "+8613912340001"
+    call = {"caller": NUMBER, "callee": debtor, "started_at": IN_WINDOW,
+            "duration_s": 30, "channel": "voice"}
+    async with unreachable() as dsn, _records_out_of_reach(node, dsn):
+        began = time.monotonic()
+        answer = await carrier.post("/v1/contacts", {"items": [call]})
+        took = time.monotonic() - began
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "unavailable"
+    assert took < 2 * TIMEOUT + 3.0
+    # Back: the call was never counted, so it is new now, not a repeat.
+    again = await carrier.post("/v1/contacts", {"items": [call]})
+    assert again.status_code == 200, again.text
+    assert again.json()["results"][0]["duplicate"] is False
