@@ -5,7 +5,6 @@ touched a moment ago rather than one at random: at millions of rows that is the
 difference between a cached page and a read. The time is no secret: records show it."""
 
 import os
-import secrets
 import time
 
 
@@ -14,7 +13,7 @@ def _now_hex() -> str:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{_now_hex()}{secrets.token_hex(10)}"
+    return new_ids(prefix, 1)[0]
 
 
 def new_ids(prefix: str, count: int) -> list[str]:

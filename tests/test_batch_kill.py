@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,37 +33,37 @@ def settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(database_url=database_url, node_id=NODE_ID, data_dir=data_dir)
 
 
-class Sent:
-    """Each batch sent: its numbers, and the answer when one came."""
+@dataclass
+class Batch:
+    """A batch sent: its numbers, the ids answered for its supply (None: no answer), and
+    whether its confirmation was sent and then answered."""
 
-    def __init__(self) -> None:
-        self.supplies: list[tuple[list[str], list[str] | None]] = []
-        self.confirms: list[tuple[list[str], bool]] = []
+    values: list[str]
+    ids: list[str] | None = None
+    confirm_sent: bool = False
+    confirmed: bool = False
 
 
 async def _send_until_killed(carrier: Remote, agency: Remote, assignee: SignedClient,
-                             client: int, sent: Sent) -> None:
+                             client: int, sent: list[Batch]) -> None:
     for round_ in range(1000):
         first = (client * 1000 + round_) * BATCH
-        values = [f"+86137{n:08d}" for n in range(first, first + BATCH)]
-        entry: tuple[list[str], list[str] | None] = (values, None)
-        sent.supplies.append(entry)
+        batch = Batch([f"+86137{n:08d}" for n in range(first, first + BATCH)])
+        sent.append(batch)
         try:
             answer = await carrier.send("POST", "/v1/resources/batch", {
-                "items": [supply_body(assignee, v) for v in values]})
+                "items": [supply_body(assignee, v) for v in batch.values]})
         except httpx.TransportError:
             return
         assert answer.status_code == 201, answer.text
-        ids: list[str] = answer.json()["ids"]
-        sent.supplies[sent.supplies.index(entry)] = (values, ids)
-        confirm = (ids, False)
-        sent.confirms.append(confirm)
+        batch.ids = answer.json()["ids"]
+        batch.confirm_sent = True
         try:
-            answer = await agency.send("POST", "/v1/resources/confirm", {"ids": ids})
+            answer = await agency.send("POST", "/v1/resources/confirm", {"ids": batch.ids})
         except httpx.TransportError:
             return
         assert answer.status_code == 200, answer.text
-        sent.confirms[sent.confirms.index(confirm)] = (ids, True)
+        batch.confirmed = True
 
 
 async def test_a_killed_node_keeps_every_batch_whole(
@@ -70,7 +71,7 @@ async def test_a_killed_node_keeps_every_batch_whole(
     tmp_path: Path,
 ) -> None:
     c = await cast(operator)
-    sent = Sent()
+    sent: list[Batch] = []
     with served_registry(tmp_path, database_url=database_url, node_id=NODE_ID,
                          data_dir=data_dir, workers=2, ready_within=60,
                          env={"REGISTRY_SYNC": "off"}) as node:
@@ -79,7 +80,7 @@ async def test_a_killed_node_keeps_every_batch_whole(
                    for n in range(CLIENTS)]
         # Kill once a few batches of each kind are acknowledged and more are in flight.
         for _ in range(600):
-            if sum(ok for _, ok in sent.confirms) >= 3:
+            if sum(b.confirmed for b in sent) >= 3:
                 break
             await asyncio.sleep(0.05)
         kill_hard(node)
@@ -87,16 +88,16 @@ async def test_a_killed_node_keeps_every_batch_whole(
             with contextlib.suppress(httpx.TransportError):
                 await asyncio.wait_for(sender, 30)
 
-    acknowledged = [(values, ids) for values, ids in sent.supplies if ids is not None]
+    acknowledged = [b for b in sent if b.ids is not None]
     assert len(acknowledged) >= 3
     # Each client had a batch in flight when the node died.
-    unanswered = (len(sent.supplies) - len(acknowledged)
-                  + sum(not ok for _, ok in sent.confirms))
+    unanswered = (len(sent) - len(acknowledged)
+                  + sum(b.confirm_sent and not b.confirmed for b in sent))
     assert unanswered == CLIENTS
-    for values, ids in sent.supplies:
-        held = await db.fetch("SELECT id FROM resources WHERE value = ANY($1)", values)
-        if ids is not None:
-            assert sorted(r["id"] for r in held) == sorted(ids)
+    for b in sent:
+        held = await db.fetch("SELECT id FROM resources WHERE value = ANY($1)", b.values)
+        if b.ids is not None:
+            assert sorted(r["id"] for r in held) == sorted(b.ids)
         else:
             assert len(held) in (0, BATCH)
         present = [r["id"] for r in held]
@@ -107,10 +108,11 @@ async def test_a_killed_node_keeps_every_batch_whole(
         evidence = await db.fetchval(
             "SELECT count(*) FROM write_evidence WHERE record_ids && $1::text[]", present)
         assert evidence == (1 if present else 0)
-    for ids, ok in sent.confirms:
-        confirmed = await db.fetchval(
-            "SELECT count(*) FROM resource_confirmations WHERE resource_id = ANY($1)", ids)
-        assert confirmed in ((BATCH,) if ok else (0, BATCH))
+        if b.confirm_sent:
+            confirmed = await db.fetchval(
+                "SELECT count(*) FROM resource_confirmations WHERE resource_id = ANY($1)",
+                b.ids)
+            assert confirmed in ((BATCH,) if b.confirmed else (0, BATCH))
     report = await verify_node(db, NODE_ID)
     assert report.ok, report.breaks
 
@@ -120,6 +122,6 @@ async def test_a_killed_node_keeps_every_batch_whole(
                          data_dir=data_dir, ready_within=60,
                          env={"REGISTRY_SYNC": "off"}) as node:
         traced: dict[str, Any] = await Remote(node.base, c.carrier).trace(
-            acknowledged[0][0][0])
+            acknowledged[0].values[0])
         assert traced["kind"] == "voice"
         assert traced["reason"] != "unregistered"

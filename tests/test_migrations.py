@@ -52,15 +52,12 @@ async def _change_data_compression(conn: asyncpg.Connection) -> str:
 
 
 async def _has_lz4(conn: asyncpg.Connection) -> bool:
+    probe = conn.transaction()
+    await probe.start()
     try:
-        async with conn.transaction():
-            await conn.execute("CREATE TEMP TABLE lz4_probe (d text COMPRESSION lz4)")
-            raise _Probed
-    except _Probed:
+        await conn.execute("CREATE TEMP TABLE lz4_probe (d text COMPRESSION lz4)")
         return True
     except asyncpg.FeatureNotSupportedError:
         return False
-
-
-class _Probed(Exception):
-    """Undoes the probe's table."""
+    finally:
+        await probe.rollback()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from api import lifeline
-from tests.support.served import _descendants, served_registry
+from tests.support.served import descendants, served_registry
 
 
 def test_an_http_server_and_its_workers_end_with_their_serve(
@@ -19,7 +19,7 @@ def test_an_http_server_and_its_workers_end_with_their_serve(
 ) -> None:
     with served_registry(own_tmp, database_url=database_url, node_id="node-lifeline",
                          workers=2, ready_within=60) as node:
-        children = _descendants(node.process.pid)
+        children = descendants(node.process.pid)
         assert len(children) >= 3  # the HTTP server and its two workers
         os.kill(node.process.pid, signal.SIGKILL)
         node.process.wait()

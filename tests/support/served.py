@@ -105,14 +105,14 @@ def operator_via_cli(data_dir: Path, name: str, node_id: str) -> tuple[dict[str,
     return operator, signer
 def kill_hard(node: ServedNode) -> None:
     """SIGKILL the node and every process under it, as a crash would: nothing cleans up."""
-    doomed = [node.process.pid, *_descendants(node.process.pid)]
+    doomed = [node.process.pid, *descendants(node.process.pid)]
     for pid in doomed:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     node.process.wait()
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
