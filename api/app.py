@@ -15,7 +15,6 @@ from api.body import JSONRequest
 from api.console import routes as console
 from api.console.web import TEMPLATES
 from api.deps import DEPENDENCIES
-from api.guards import standing
 from api.housekeeping import Housekeeping, chores_of
 from api.ledger_state import debtor_keys
 from api.logging import RequestLog
@@ -95,7 +94,6 @@ def create_app(settings: Settings) -> Litestar:
         ],
         template_config=TEMPLATES,
         dependencies=DEPENDENCIES,
-        guards=[standing],
         middleware=[SignedRequestMiddleware(), WritesSeenByTrace()],
         exception_handlers={**EXCEPTION_HANDLERS, **unavailable.EXCEPTION_HANDLERS},
         lifespan=[node_lifespan, trace_lifespan, sync.puller_lifespan, webhook_lifespan],

@@ -6,7 +6,7 @@ worker thread, which costs every request a thread hop per guard.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -34,24 +34,21 @@ def actor_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     return user
 
 
-async def standing(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
+def check_standing(user: Actor, method: str, opt: Mapping[str, Any]) -> None:
     """Removed members may do nothing; suspended ones may only read, and disarm; pending
     ones (not yet admitted) may read and keep their own disclosure and keys, which handlers
-    check."""
-    user = connection.scope.get("user")
-    if not isinstance(user, Actor) or user.role != "member":
+    check. Run by the signed-request middleware once the caller is known (api/auth/
+    middleware.py), for every route: a Litestar guard would copy the route handler on
+    every request."""
+    if user.role != "member":
         return
     if user.status == "removed":
         raise Forbidden("this member was removed from the list", code="member_removed")
-    method = connection.scope.get("method", "GET")
-    is_read = method in READ_METHODS or handler.opt.get(READ_ONLY, False)
-    if is_read:
+    if method in READ_METHODS or opt.get(READ_ONLY, False):
         return
-    if user.status == "suspended" and not handler.opt.get(DISARMING, False):
+    if user.status == "suspended" and not opt.get(DISARMING, False):
         raise Forbidden("this member is suspended and may only read", code="member_suspended")
-    if user.status == "pending" and not handler.opt.get(PENDING_MAY, False):
+    if user.status == "pending" and not opt.get(PENDING_MAY, False):
         raise Forbidden("this member is not admitted yet: it may read and keep its own "
                         "disclosure and keys", code="member_pending")
 

@@ -22,14 +22,22 @@ AUTH_REFUSALS = Counter("registry_auth_refusals", "Requests refused 401, by the 
                         "code.", ("code",))
 RATE_LIMITED = Counter("registry_rate_limited", "Requests refused 429 rate_limited, by "
                        "route template.", ("route",))
+# Each label set's child, kept: `labels()` takes a lock and builds a key on every call,
+# and these run once per answer. Route templates are few (unmatched paths share one).
+_answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_traced: dict[str, Counter] = {}
 TRACE_LOOKUPS = Counter("registry_trace_lookups", "Values traced, by endpoint (single GET, "
                         "batch POST).", ("endpoint",))
 
 
 def answered(route: str, method: str, status: int, seconds: float) -> None:
-    labels = (route, method, str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    key = (route, method, status)
+    children = _answered.get(key)
+    if children is None:
+        labels = (route, method, str(status))
+        children = _answered[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def refused(status: int, code: str, route: str) -> None:
@@ -40,4 +48,7 @@ def refused(status: int, code: str, route: str) -> None:
 
 
 def traced(endpoint: str, values: int = 1) -> None:
-    TRACE_LOOKUPS.labels(endpoint).inc(values)
+    counter = _traced.get(endpoint)
+    if counter is None:
+        counter = _traced[endpoint] = TRACE_LOOKUPS.labels(endpoint)
+    counter.inc(values)

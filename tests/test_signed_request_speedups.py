@@ -114,3 +114,42 @@ async def test_a_repeat_waiting_behind_a_cancelled_request_is_still_a_replay(
         assert answer == Standing(False, None, None)
     finally:
         await pool.close()
+
+
+async def test_spends_that_arrive_during_a_batch_share_its_connection_and_a_failing_one_fails_alone(
+    database_url: str, operator: SignedClient,
+) -> None:
+    checkouts = 0
+    gate = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def held_at_the_gate() -> AsyncIterator[Connection]:
+        nonlocal checkouts
+        checkouts += 1
+        async with pool.acquire() as conn:
+            await gate.wait()
+            yield conn
+
+    pool = await create_pool(database_url, 1, 2)
+    try:
+        spender = NonceSpender(held_at_the_gate)
+        who, kid = operator.signer.principal_id, operator.signer.kid
+        exp = int(time.time()) + 120
+        first = asyncio.create_task(spender.spend(who, kid, "a" * 20, exp))
+        while checkouts == 0:  # the first batch, [first], waits for its connection
+            await asyncio.sleep(0)
+        # These arrive while it does, and go next on the same connection, in one statement
+        # that PostgreSQL refuses (no text holds NUL): both get its error, nothing else does.
+        bad = asyncio.create_task(spender.spend(who, kid, "b" * 19 + "\0", exp))
+        beside = asyncio.create_task(spender.spend(who, kid, "c" * 20, exp))
+        gate.set()
+        assert (await first).fresh
+        for refused in (bad, beside):
+            with pytest.raises(Exception, match="0x00"):
+                await refused
+        assert checkouts == 1
+        # The connection went back whole; the next spend takes one again and succeeds.
+        after = await spender.spend(who, kid, "c" * 20, exp)
+        assert after is not None and after.fresh and checkouts == 2
+    finally:
+        await pool.close()

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, S
 
 from api.auth.verifier import TokenError, verify
 from api.body import require_json
+from api.guards import check_standing
 from api.state import NodeState, node_state
 from registry.actors import Actor
 from registry.errors import RegistryError
@@ -98,7 +99,7 @@ class SignedRequestMiddleware(ASGIMiddleware):
             spend_nonce=lambda iss, kid, jti, exp: _spend_nonce(state, iss, kid, jti, exp),
         )
         key = verified.key
-        scope["user"] = Actor(
+        scope["user"] = actor = Actor(
             id=key.principal_id, role=key.role,  # type: ignore[arg-type]
             member_kind=key.member_kind, status=verified.standing.status,
             token=verified.token, jti=verified.claims.jti, method=method, path=target,
@@ -106,6 +107,8 @@ class SignedRequestMiddleware(ASGIMiddleware):
         structlog.contextvars.bind_contextvars(principal=key.principal_id)
         if body:  # also for handlers that take no body: every body is JSON (API.md §1)
             require_json(next((v for n, v in scope["headers"] if n == b"content-type"), None))
+        handler = scope.get("route_handler")
+        check_standing(actor, method, handler.opt if handler is not None else {})
         await next_app(scope, replaying(body, receive), send)
 
 

@@ -50,11 +50,15 @@ class NonceSpender:
                 batch = list(self._waiting.values())[:MAX_BATCH]
                 try:
                     async with self._connect() as conn:
-                        answers = await spend_nonces(conn, [waiting[0] for waiting in batch])
+                        while batch:
+                            answers = await spend_nonces(conn, [waiting[0] for waiting in batch])
+                            self._answer(batch, answers)
+                            # What arrived meanwhile goes on the same connection: under load
+                            # a pool checkout per batch cost as much as the batch's statement.
+                            batch = list(self._waiting.values())[:MAX_BATCH]
                 except Exception as exc:  # each request fails as it would have alone
-                    self._answer(batch, [exc] * len(batch))
-                else:
-                    self._answer(batch, answers)
+                    if batch:
+                        self._answer(batch, [exc] * len(batch))
         finally:
             self._drainer = None
 

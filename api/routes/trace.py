@@ -8,16 +8,19 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.enums import MediaType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from api import metrics
 from api.deps import Node
+from api.encoded import EncodedJSON
 from api.guards import READ_ONLY, member_or_operator
 from api.ledger_state import ask_allowance
 from api.routes.tlog import tiles
+from api.state import node_state
 from api.trace_state import trace_state
 from registry.errors import Invalid
 from registry.ledger.allowance import summary
@@ -63,22 +66,26 @@ class TraceController(Controller):
     tags = ["trace"]
     guards = [member_or_operator]
 
-    @get("/{value:str}", operation_id="Trace")
+    @get("/{value:str}", operation_id="Trace",
+         responses={200: ResponseSpec(TraceResult,
+                                      description="Request fulfilled, document follows")})
     async def trace_one(
-        self, node: Node, value: FromPath[str], at: FromQuery[str | None] = None,
-        callee: FromQuery[str | None] = None,
-    ) -> Response[TraceResult]:
+        self, request: Request[Any, Any, Any], value: FromPath[str],
+        at: FromQuery[str | None] = None, callee: FromQuery[str | None] = None,
+    ) -> EncodedJSON:
+        # Carriers' per-call path: the node is read from the scope rather than injected,
+        # and the answer, encoded by the index's answers, goes out as it is.
+        node = node_state(request.scope)
         trace = trace_state(node)
         moment = parse_at(at)
         metrics.traced("single")
         await trace.feed.ensure_current()
-        # Encoded by the index's answers: the same bytes, without Litestar's serialising.
         answer = trace.answers.trace_one_json(value, moment)
         if callee is not None:
             # API.md §12: the contact standing of the answer's principals with that debtor.
             allowed = await ask_allowance(node, value, callee, moment)
             answer = answer[:-1] + b',"contact":' + _encode(summary(allowed)) + b"}"
-        return Response(answer, media_type=MediaType.JSON)  # type: ignore[arg-type]
+        return EncodedJSON(answer)
 
     @post("/receipt", operation_id="TraceReceipt", status_code=HTTP_200_OK,
           opt={READ_ONLY: True})
