@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import secrets
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -120,12 +121,13 @@ async def test_spends_that_arrive_during_a_batch_share_its_connection_and_a_fail
     database_url: str, operator: SignedClient,
 ) -> None:
     checkouts = 0
-    gate = asyncio.Event()
+    gate, waiting = asyncio.Event(), asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def held_at_the_gate() -> AsyncIterator[Connection]:
         nonlocal checkouts
         checkouts += 1
+        waiting.set()
         async with pool.acquire() as conn:
             await gate.wait()
             yield conn
@@ -135,13 +137,13 @@ async def test_spends_that_arrive_during_a_batch_share_its_connection_and_a_fail
         spender = NonceSpender(held_at_the_gate)
         who, kid = operator.signer.principal_id, operator.signer.kid
         exp = int(time.time()) + 120
-        first = asyncio.create_task(spender.spend(who, kid, "a" * 20, exp))
-        while checkouts == 0:  # the first batch, [first], waits for its connection
-            await asyncio.sleep(0)
+        a, b, c = (secrets.token_hex(10) for _ in range(3))  # jtis no other test spent
+        first = asyncio.create_task(spender.spend(who, kid, a, exp))
+        await waiting.wait()  # the first batch, [first], waits for its connection
         # These arrive while it does, and go next on the same connection, in one statement
         # that PostgreSQL refuses (no text holds NUL): both get its error, nothing else does.
-        bad = asyncio.create_task(spender.spend(who, kid, "b" * 19 + "\0", exp))
-        beside = asyncio.create_task(spender.spend(who, kid, "c" * 20, exp))
+        bad = asyncio.create_task(spender.spend(who, kid, b + "\0", exp))
+        beside = asyncio.create_task(spender.spend(who, kid, c, exp))
         gate.set()
         assert (await first).fresh
         for refused in (bad, beside):
@@ -149,7 +151,9 @@ async def test_spends_that_arrive_during_a_batch_share_its_connection_and_a_fail
                 await refused
         assert checkouts == 1
         # The connection went back whole; the next spend takes one again and succeeds.
-        after = await spender.spend(who, kid, "c" * 20, exp)
-        assert after is not None and after.fresh and checkouts == 2
+        after = await spender.spend(who, kid, c, exp)
+        assert after is not None
+        assert after.fresh
+        assert checkouts == 2
     finally:
         await pool.close()

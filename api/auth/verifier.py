@@ -44,12 +44,12 @@ class TokenError(Unauthorized):
         super().__init__(detail, code=code)
 
 
-class Header(msgspec.Struct):
+class Header(msgspec.Struct, frozen=True):
     alg: str
     kid: str
     # RFC 7515 §4.1.11: extensions the recipient does not understand make the token
     # invalid, and this verifier understands none.
-    crit: list[str] | None = None
+    crit: tuple[str, ...] | None = None
 
 
 class Claims(msgspec.Struct):
@@ -79,8 +79,18 @@ def body_hash(body: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode().rstrip("=")
 
 
+_EMPTY_BODY_HASH = body_hash(b"")  # what every GET's token binds
+
+
 def _segment(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+@lru_cache(maxsize=1024)  # at most 8 MiB of segments, if anyone sends long ones
+def _header(part: str) -> Header:
+    """A header segment, decoded: every token a key signs carries the same one, so it is
+    decoded once per key rather than once per request (a bad one raises every time)."""
+    return msgspec.convert(decode(_segment(part)), Header)
 
 
 @lru_cache(maxsize=4096)
@@ -132,13 +142,14 @@ async def verify(
         raise TokenError("token_malformed", f"the token is over {MAX_TOKEN_BYTES} bytes")
     try:
         header_part, payload_part, signature_part = token.split(".")
-        header = msgspec.convert(decode(_segment(header_part)), Header)
+        header = _header(header_part)
         unverified = msgspec.convert(decode(_segment(payload_part)), Claims)
         signature = _segment(signature_part)
     except (ValueError, binascii.Error, msgspec.ValidationError) as exc:
         raise TokenError("token_malformed", f"not a compact JWS with every claim: {exc}") from exc
     if header.crit is not None:
-        raise TokenError("token_malformed", f"critical extensions {header.crit} not understood")
+        raise TokenError("token_malformed",
+                         f"critical extensions {list(header.crit)} not understood")
 
     # 3. alg is one of Ed25519, EdDSA, ES256; nothing else, `none` least of all.
     if header.alg not in ALLOWED_ALGS:
@@ -176,7 +187,7 @@ async def verify(
     if claims.htu != target:
         raise TokenError("url_mismatch", f"htu does not match the path and query received: "
                                          f"{target[:512]!r}")
-    if claims.bh != (received := body_hash(body)):
+    if claims.bh != (received := body_hash(body) if body else _EMPTY_BODY_HASH):
         raise TokenError("body_mismatch", f"bh does not match the {len(body)} body bytes "
                                           f"received, whose hash is {received}")
 
