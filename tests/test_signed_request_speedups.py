@@ -145,7 +145,7 @@ async def test_spends_that_arrive_during_a_batch_share_its_connection_and_a_fail
         bad = asyncio.create_task(spender.spend(who, kid, b + "\0", exp))
         beside = asyncio.create_task(spender.spend(who, kid, c, exp))
         gate.set()
-        assert (await first).fresh
+        assert await first == Standing(True, None, None)
         for refused in (bad, beside):
             with pytest.raises(Exception, match="0x00"):
                 await refused

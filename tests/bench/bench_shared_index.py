@@ -71,6 +71,28 @@ def rate(check: Any, values: list[str], runs: int) -> float:
     return statistics.median(rates)
 
 
+def read_ns(cells: Any, at: list[int], runs: int) -> float:
+    """Nanoseconds per read of one cell of a table, at the given cells (median of runs)."""
+    times = []
+    for _ in range(runs):
+        started = time.process_time()
+        for cell in at:
+            cells[cell]
+        times.append((time.process_time() - started) / len(at) * 1e9)
+    return statistics.median(times)
+
+
+def memory_reads(cells: Any, runs: int) -> dict[str, float]:
+    """What one read of the numbers table costs where it is in the cache and where it is
+    not: at ten million numbers a lookup makes one read at a random place of a table of
+    hundreds of MB (a DRAM access), at a hundred thousand one of 2 MB (in the cache)."""
+    rng = random.Random(11)  # noqa: S311 - reproducible reads
+    spread = [rng.randrange(0, len(cells), 2) for _ in range(200_000)]
+    near = [cell % 8192 for cell in spread]  # 64 KiB: the cache
+    return {"random_read_ns": read_ns(cells, spread, runs),
+            "cached_read_ns": read_ns(cells, near, runs)}
+
+
 def worker(path: Path, numbers: int, runs: int) -> None:
     """One worker: start, first answer, lookups; prints JSON, waits for the parent."""
     pending = delta(numbers)  # the log's content: made before the start is timed
@@ -93,6 +115,7 @@ def worker(path: Path, numbers: int, runs: int) -> None:
         "registered_per_s": rate(index.check, registered, runs),
         "block_per_s": rate(index.check, in_blocks, runs),
         "unregistered_per_s": rate(index.check, unregistered, 1),
+        **memory_reads(read.base.numbers.cells, runs),
         "before": before, "after": memory(),
     }
     print(json.dumps(figures), flush=True)
@@ -140,6 +163,9 @@ def main() -> None:
               f"its own +{own / 1e6:.1f} MB, PSS {figures['after']['pss'] / 1e6:.0f} MB")
         print(f"  lookups/s: registered {figures['registered_per_s']:,.0f}, in a block "
               f"{figures['block_per_s']:,.0f}, unregistered {figures['unregistered_per_s']:,.0f}")
+        print(f"  one read of the numbers table: {figures['random_read_ns']:.0f} ns at a "
+              f"random cell, {figures['cached_read_ns']:.0f} ns within 64 KiB; a registered "
+              f"lookup {1e9 / figures['registered_per_s']:.0f} ns")
     for child in workers:
         assert child.stdin is not None
         child.stdin.close()
