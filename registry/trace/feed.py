@@ -61,16 +61,19 @@ FROM change_log c
 LEFT JOIN contact_reports r ON c.type = $5 AND r.id = c.record_id
 WHERE c.origin = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $4
 """
-# The ledger's entries up to a snapshot's seq, found by the (type, record_id) index: an
-# index on a snapshot starts after those seqs, and the ledger in memory needs them.
-_LEDGER_UPTO = """
+# The ledger's entries up to a snapshot's seq: an index on a snapshot starts after those
+# seqs, and the ledger in memory needs them. The types (LEDGER_TYPES) are written out as
+# the partial index change_log_ledger (migration 0017) names them, so that the planner
+# reads them through it: a parameter could not be proven to match its predicate.
+LEDGER_UPTO = """
 SELECT c.seq, CASE WHEN c.op = 'upsert' AND c.data IS NULL THEN '' ELSE c.type END AS type,
-       c.record_id, CASE WHEN c.type <> $4 OR c.recorded_at >= $5 THEN c.data END AS data,
+       c.record_id, CASE WHEN c.type <> $3 OR c.recorded_at >= $4 THEN c.data END AS data,
        r.positions
 FROM change_log c
-LEFT JOIN contact_reports r ON c.type = $4 AND r.id = c.record_id
-WHERE c.type = ANY($1::text[]) AND c.origin = $2 AND c.seq > $3 AND c.seq <= $6
-ORDER BY c.seq LIMIT $7
+LEFT JOIN contact_reports r ON c.type = $3 AND r.id = c.record_id
+WHERE c.type IN ('contact_agreement', 'contact_report')
+  AND c.origin = $1 AND c.seq > $2 AND c.seq <= $5
+ORDER BY c.seq LIMIT $6
 """
 _decode = msgspec.json.Decoder(dict[str, Any] | None)
 
@@ -162,8 +165,8 @@ class IndexFeed:
             for origin, upto in self.index.base.small.seqs.items():
                 after = 0
                 while True:
-                    rows = await conn.fetch(_LEDGER_UPTO, list(LEDGER_TYPES), origin, after,
-                                            REPORT, logged_since, upto, PAGE)
+                    rows = await conn.fetch(LEDGER_UPTO, origin, after, REPORT,
+                                            logged_since, upto, PAGE)
                     for seq, type, record_id, data, counted in rows:
                         if type:  # not an entry held without its data
                             ledger.apply(type, record_id, data, counted)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import tempfile
 import time
@@ -32,6 +33,7 @@ from tests.bench.bench_index import number, world
 from tests.support.database import TemplateDatabases, postgres_server
 from tests.support.served import served_registry
 
+CHUNK = 500_000
 DELTA = 10_000  # numbers supplied and confirmed between the starts: twice as many entries
 _COLUMNS = ("origin", "seq", "type", "record_id", "op", "data", "data_hash", "prev", "hash")
 
@@ -84,11 +86,16 @@ def start(workdir: Path, dsn: str, data: Path, probe: str) -> tuple[float, list[
 
 
 async def fill(dsn: str, numbers: int) -> int:
+    """The world's change log, copied in chunks: at ten million numbers its 28 million
+    rows would not fit in memory at once."""
     conn = await asyncpg.connect(dsn)
+    made = 0
     try:
-        made = list(rows(world(numbers)))
-        await conn.copy_records_to_table("change_log", records=made, columns=_COLUMNS)
-        return len(made)
+        made_rows = rows(world(numbers))
+        while chunk := list(itertools.islice(made_rows, CHUNK)):
+            await conn.copy_records_to_table("change_log", records=chunk, columns=_COLUMNS)
+            made += len(chunk)
+        return made
     finally:
         await conn.close()
 
