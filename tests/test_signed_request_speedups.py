@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from api.auth.nonces import NonceSpender
@@ -52,37 +53,51 @@ async def test_a_removed_member_is_refused_within_a_burst(operator: SignedClient
     assert [a.status_code for a in answers[0::2]] == [403] * 5
 
 
-async def test_spends_of_one_burst_share_a_statement_and_keep_the_replay_rule(
-    database_url: str, operator: SignedClient,
-) -> None:
-    statements = 0
+class Checkouts:
+    """A connection factory over a pool that counts its checkouts and, given a gate,
+    holds each checked-out connection until the gate opens."""
+
+    def __init__(self, pool: asyncpg.Pool, gate: asyncio.Event | None = None) -> None:
+        self.pool, self.gate = pool, gate
+        self.count = 0
+        self.started = asyncio.Event()
 
     @contextlib.asynccontextmanager
-    async def counting() -> AsyncIterator[Connection]:
-        nonlocal statements
-        statements += 1
-        async with pool.acquire() as conn:
+    async def __call__(self) -> AsyncIterator[Connection]:
+        self.count += 1
+        self.started.set()
+        async with self.pool.acquire() as conn:
+            if self.gate is not None:
+                await self.gate.wait()
             yield conn
 
-    pool = await create_pool(database_url, 1, 2)
-    try:
-        spender = NonceSpender(counting)
-        who, kid = operator.signer.principal_id, operator.signer.kid
-        exp = int(time.time()) + 120
-        again = [spender.spend(who, kid, "j" * 20, exp) for _ in range(5)]
-        fresh = [spender.spend(who, kid, f"{n:020d}", exp) for n in range(20)]
-        unknown = spender.spend(who, "no-such-kid", "k" * 20, exp)
-        answers = await asyncio.gather(*again, *fresh, unknown)
-        standings = [a for a in answers[:-1] if a is not None]
-        assert len(standings) == 25
-        assert answers[-1] is None
-        assert [a.fresh for a in standings[:5]] == [True, False, False, False, False]
-        assert all(a.fresh and a.revoked_at is None for a in standings[5:])
-        # The first burst took every distinct jti; each repeat of the one jti waited.
-        assert statements == 5
-        assert (await spender.spend(who, kid, f"{0:020d}", exp)) == Standing(False, None, None)
-    finally:
-        await pool.close()
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    made = await create_pool(database_url, 1, 2)
+    yield made
+    await made.close()
+
+
+async def test_spends_of_one_burst_share_a_statement_and_keep_the_replay_rule(
+    pool: asyncpg.Pool, operator: SignedClient,
+) -> None:
+    checkouts = Checkouts(pool)
+    spender = NonceSpender(checkouts)
+    who, kid = operator.signer.principal_id, operator.signer.kid
+    exp = int(time.time()) + 120
+    again = [spender.spend(who, kid, "j" * 20, exp) for _ in range(5)]
+    fresh = [spender.spend(who, kid, f"{n:020d}", exp) for n in range(20)]
+    unknown = spender.spend(who, "no-such-kid", "k" * 20, exp)
+    answers = await asyncio.gather(*again, *fresh, unknown)
+    standings = [a for a in answers[:-1] if a is not None]
+    assert len(standings) == 25
+    assert answers[-1] is None
+    assert [a.fresh for a in standings[:5]] == [True, False, False, False, False]
+    assert all(a.fresh and a.revoked_at is None for a in standings[5:])
+    # The first burst took every distinct jti; each repeat of the one jti waited.
+    assert checkouts.count == 5
+    assert (await spender.spend(who, kid, f"{0:020d}", exp)) == Standing(False, None, None)
 
 
 @pytest.mark.parametrize("cut", [0, 1, 63, 65])
@@ -100,60 +115,42 @@ async def test_an_ed25519_signature_of_the_wrong_length_is_a_bad_signature(
 
 
 async def test_a_repeat_waiting_behind_a_cancelled_request_is_still_a_replay(
-    database_url: str, operator: SignedClient,
+    pool: asyncpg.Pool, operator: SignedClient,
 ) -> None:
-    pool = await create_pool(database_url, 1, 2)
-    try:
-        spender = NonceSpender(pool.acquire)
-        who, kid = operator.signer.principal_id, operator.signer.kid
-        spend = (who, kid, "c" * 20, int(time.time()) + 120)
-        first = asyncio.create_task(spender.spend(*spend))
-        repeat = asyncio.create_task(spender.spend(*spend))
-        await asyncio.sleep(0)  # both have arrived; the batch has not started
-        first.cancel()
-        answer = await asyncio.wait_for(repeat, 10)
-        assert answer == Standing(False, None, None)
-    finally:
-        await pool.close()
+    spender = NonceSpender(pool.acquire)
+    who, kid = operator.signer.principal_id, operator.signer.kid
+    spend = (who, kid, "c" * 20, int(time.time()) + 120)
+    first = asyncio.create_task(spender.spend(*spend))
+    repeat = asyncio.create_task(spender.spend(*spend))
+    await asyncio.sleep(0)  # both have arrived; the batch has not started
+    first.cancel()
+    answer = await asyncio.wait_for(repeat, 10)
+    assert answer == Standing(False, None, None)
 
 
 async def test_spends_that_arrive_during_a_batch_share_its_connection_and_a_failing_one_fails_alone(
-    database_url: str, operator: SignedClient,
+    pool: asyncpg.Pool, operator: SignedClient,
 ) -> None:
-    checkouts = 0
-    gate, waiting = asyncio.Event(), asyncio.Event()
-
-    @contextlib.asynccontextmanager
-    async def held_at_the_gate() -> AsyncIterator[Connection]:
-        nonlocal checkouts
-        checkouts += 1
-        waiting.set()
-        async with pool.acquire() as conn:
-            await gate.wait()
-            yield conn
-
-    pool = await create_pool(database_url, 1, 2)
-    try:
-        spender = NonceSpender(held_at_the_gate)
-        who, kid = operator.signer.principal_id, operator.signer.kid
-        exp = int(time.time()) + 120
-        a, b, c = (secrets.token_hex(10) for _ in range(3))  # jtis no other test spent
-        first = asyncio.create_task(spender.spend(who, kid, a, exp))
-        await waiting.wait()  # the first batch, [first], waits for its connection
-        # These arrive while it does, and go next on the same connection, in one statement
-        # that PostgreSQL refuses (no text holds NUL): both get its error, nothing else does.
-        bad = asyncio.create_task(spender.spend(who, kid, b + "\0", exp))
-        beside = asyncio.create_task(spender.spend(who, kid, c, exp))
-        gate.set()
-        assert await first == Standing(True, None, None)
-        for refused in (bad, beside):
-            with pytest.raises(Exception, match="0x00"):
-                await refused
-        assert checkouts == 1
-        # The connection went back whole; the next spend takes one again and succeeds.
-        after = await spender.spend(who, kid, c, exp)
-        assert after is not None
-        assert after.fresh
-        assert checkouts == 2
-    finally:
-        await pool.close()
+    gate = asyncio.Event()
+    checkouts = Checkouts(pool, gate)
+    spender = NonceSpender(checkouts)
+    who, kid = operator.signer.principal_id, operator.signer.kid
+    exp = int(time.time()) + 120
+    a, b, c = (secrets.token_hex(10) for _ in range(3))  # jtis no other test spent
+    first = asyncio.create_task(spender.spend(who, kid, a, exp))
+    await checkouts.started.wait()  # the first batch, [first], waits for its connection
+    # These arrive while it does, and go next on the same connection, in one statement
+    # that PostgreSQL refuses (no text holds NUL): both get its error, nothing else does.
+    bad = asyncio.create_task(spender.spend(who, kid, b + "\0", exp))
+    beside = asyncio.create_task(spender.spend(who, kid, c, exp))
+    gate.set()
+    assert await first == Standing(True, None, None)
+    for refused in (bad, beside):
+        with pytest.raises(Exception, match="0x00"):
+            await refused
+    assert checkouts.count == 1
+    # The connection went back whole, and the refused statement spent nothing: the next
+    # spend takes a connection again, and its jti is fresh.
+    after = await spender.spend(who, kid, c, exp)
+    assert after == Standing(True, None, None)
+    assert checkouts.count == 2
