@@ -169,7 +169,12 @@ async def test_the_console_shows_each_peer_error(
     staff = await make_console_operator(tel.db, tel.settings.data_dir)
     async with httpx.AsyncClient(base_url=tel.url) as browser:
         assert (await sign_in(browser, staff)).status_code == 303
-        overview = (await browser.get("/console")).text
-    for name, _, says in HOSTILE:
-        assert name in overview
-        assert says in overview, name
+
+        async def all_shown() -> bool:
+            # The page shows each peer's last error; on a loaded machine an attempt may
+            # still end in another one (a connection not accepted in time), so the page
+            # is looked at again until each shows its own.
+            overview = (await browser.get("/console")).text
+            return all(name in overview and says in overview for name, _, says in HOSTILE)
+
+        await eventually(all_shown, within=30, every=0.5)
