@@ -15,7 +15,7 @@ from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, S
 
 from api.auth.verifier import TokenError, verify
 from api.body import require_json
-from api.guards import check_standing
+from api.guards import check_caller
 from api.state import NodeState, node_state
 from registry.actors import Actor
 from registry.errors import RegistryError
@@ -108,7 +108,7 @@ class SignedRequestMiddleware(ASGIMiddleware):
         if body:  # also for handlers that take no body: every body is JSON (API.md §1)
             require_json(next((v for n, v in scope["headers"] if n == b"content-type"), None))
         handler = scope.get("route_handler")
-        check_standing(actor, method, handler.opt if handler is not None else {})
+        check_caller(actor, method, handler.opt if handler is not None else {})
         await next_app(scope, replaying(body, receive), send)
 
 

@@ -8,7 +8,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from api.deps import CurrentActor, Db, Node, PageLimit
-from api.guards import READ_ONLY, member_or_operator
+from api.guards import READ_ONLY
 from registry.blackmarket import stix, store
 from registry.blackmarket.model import (
     Group,
@@ -26,7 +26,6 @@ from registry.blackmarket.model import (
 class BlackmarketController(Controller):
     path = "/v1/blackmarket"
     tags = ["blackmarket"]
-    guards = [member_or_operator]
 
     @post("/groups", operation_id="ReportBlackmarketGroup")
     async def create_group(

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from api.deps import CurrentActor, Db, Node, PageLimit
-from api.guards import READ_ONLY, member_or_operator, members_of_kind, operator_only
+from api.guards import READ_ONLY, members_of_kind, operator_only
 from api.state import NodeState
 from registry.collectors import checks, store, subject_hash
 from registry.collectors.model import (
@@ -44,7 +44,6 @@ def subject_keys(node: NodeState) -> SubjectKeys:
 class CollectorFilingController(Controller):
     path = "/v1/collector-filings"
     tags = ["collectors"]
-    guards = [member_or_operator]
 
     @post("/", operation_id="FileCollector",
           guards=[members_of_kind("lender", "debt_buyer", "collection_agency")])
@@ -86,7 +85,6 @@ class CollectorFilingController(Controller):
 class CollectorCheckController(Controller):
     path = "/v1/collector-checks"
     tags = ["collectors"]
-    guards = [member_or_operator]
 
     @post("/", operation_id="CheckCollector", status_code=HTTP_200_OK, opt={READ_ONLY: True})
     async def check(

@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from api.client_address import client_address
 from api.deps import CurrentActor, Db, Node, PageLimit
-from api.guards import member_or_operator, members_of_kind
+from api.guards import members_of_kind
 from api.routes.public import count_public_request
 from api.state import NodeState
 from api.trace_state import trace_state
@@ -79,7 +79,6 @@ async def file_public_complaint(
 class ComplaintController(Controller):
     path = "/v1/complaints"
     tags = ["complaints"]
-    guards = [member_or_operator]
 
     @post("/", operation_id="FileComplaint",
           guards=[members_of_kind("carrier", operators=True)])

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from api.deps import CurrentActor, Db, PageLimit
-from api.guards import DISARMING, PENDING_MAY, member_or_operator, operator_only
+from api.guards import DISARMING, PENDING_MAY, operator_only
 from registry.actors import Actor
 from registry.console import staff
 from registry.errors import Forbidden
@@ -27,7 +27,6 @@ from registry.members.model import (
 class MemberController(Controller):
     path = "/v1/members"
     tags = ["members"]
-    guards = [member_or_operator]
 
     @post("/", operation_id="CreateMember", guards=[operator_only])
     async def create(self, db: Db, actor: CurrentActor, data: JSONBody[MemberCreate]) -> Member:

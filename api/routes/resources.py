@@ -7,7 +7,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
 from api.deps import CurrentActor, Db
-from api.guards import member_or_operator, members_of_kind
+from api.guards import members_of_kind
 from registry.resources import store
 from registry.resources.model import (
     ConfirmBatch,
@@ -27,7 +27,6 @@ lenders_only = members_of_kind("lender", "debt_buyer")
 class ResourceController(Controller):
     path = "/v1/resources"
     tags = ["resources"]
-    guards = [member_or_operator]
 
     @post("/", operation_id="SupplyResource", guards=[carriers_only])
     async def supply(

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from api.console.i18n import labeller
 from api.deps import CurrentActor, Db, PageLimit
-from api.guards import member_or_operator, members_of_kind, operator_only
+from api.guards import members_of_kind, operator_only
 from registry.console.names import names_of
 from registry.excel_csv import MEDIA_TYPE
 from registry.risk import export, store
@@ -29,7 +29,6 @@ _ANY_MEMBER = members_of_kind("lender", "debt_buyer", "collection_agency", "carr
 class RiskEventController(Controller):
     path = "/v1/risk-events"
     tags = ["risk"]
-    guards = [member_or_operator]
 
     @post("/", operation_id="ReportRiskEvent", guards=[_ANY_MEMBER])
     async def create(

@@ -18,7 +18,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.background import running
 from api.deps import CurrentActor, Db, Node
-from api.guards import operator_only
+from api.guards import NODES_MAY, operator_only
 from api.state import NodeState
 from registry.actors import Actor
 from registry.db import Connection
@@ -47,6 +47,7 @@ async def _audience(
 class SyncController(Controller):
     path = "/v1/sync"
     tags = ["federation"]
+    opt = {NODES_MAY: True}  # peers pull the log here
 
     @get("/changes", operation_id="SyncChanges")
     async def changes(

@@ -11,6 +11,7 @@ from litestar import Controller, MediaType, Response, get
 from litestar.params import FromPath, QueryParameter
 
 from api.deps import CurrentActor, Db, Node
+from api.guards import NODES_MAY
 from api.state import NodeState
 from registry.errors import Invalid, NotFound
 from sync import tlog
@@ -82,6 +83,7 @@ class TlogController(Controller):
 class ProofController(Controller):
     path = "/v1/sync/proof"
     tags = ["verifiable log"]
+    opt = {NODES_MAY: True}  # peers and witnesses check what they pulled
 
     @get("/inclusion", operation_id="InclusionProof")
     async def inclusion(

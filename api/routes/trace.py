@@ -17,7 +17,7 @@ from litestar.status_codes import HTTP_200_OK
 from api import metrics
 from api.deps import Node
 from api.encoded import EncodedJSON
-from api.guards import READ_ONLY, member_or_operator
+from api.guards import READ_ONLY
 from api.ledger_state import ask_allowance
 from api.routes.tlog import tiles
 from api.state import node_state
@@ -64,7 +64,6 @@ def parse_at(text: str | None) -> int:
 class TraceController(Controller):
     path = "/v1/trace"
     tags = ["trace"]
-    guards = [member_or_operator]
 
     @get("/{value:str}", operation_id="Trace",
          responses={200: ResponseSpec(TraceResult,
