@@ -5,33 +5,21 @@ guard it. Driven by the app's own route table."""
 
 from __future__ import annotations
 
-import re
-
 import asyncpg
 from litestar import Litestar
-from litestar.routes import HTTPRoute
 
 from api.guards import NODES_MAY
 from sync import peers
 from tests.support.client import SignedClient
+from tests.support.routes import signed_handlers
 from tests.support.signing import Signer
-
-_PARAM = re.compile(r"\{[^}]+\}")
 
 
 def signed_routes(app: Litestar) -> list[tuple[str, str, bool]]:
     """(method, path with made-up ids, open to nodes) of every signed route."""
-    found = []
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        if not route.path.startswith("/v1/") or route.path.startswith("/v1/public/"):
-            continue
-        for handler in route.route_handlers:
-            for method in handler.http_methods - {"OPTIONS", "HEAD"}:
-                found.append((method, _PARAM.sub("x_unknown", route.path),
-                              bool(handler.opt.get(NODES_MAY))))
-    return sorted(found)
+    return sorted((method, path, bool(handler.opt.get(NODES_MAY)))
+                  for method, path, handler in signed_handlers(app)
+                  if method not in ("OPTIONS", "HEAD"))
 
 
 async def test_a_peer_node_may_call_the_log_and_nothing_else(

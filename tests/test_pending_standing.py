@@ -4,36 +4,24 @@ route added later is covered without anyone remembering to list it here."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from litestar import Litestar
-from litestar.routes import HTTPRoute
 
 from api.guards import PENDING_MAY, READ_ONLY
 from tests.support.client import SignedClient
 from tests.support.factories import admit_member
+from tests.support.routes import signed_handlers
 from tests.support.signing import Signer
 
 READS = {"GET", "HEAD", "OPTIONS"}
-_PARAM = re.compile(r"\{[^}]+\}")
 
 
 def signed_writes(app: Litestar) -> list[tuple[str, str, bool]]:
     """(method, path with made-up ids, allowed while pending) of every signed write route."""
-    found = []
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        if not route.path.startswith("/v1/") or route.path.startswith("/v1/public/"):
-            continue
-        for handler in route.route_handlers:
-            if handler.opt.get(READ_ONLY):
-                continue
-            for method in handler.http_methods - READS:
-                found.append((method, _PARAM.sub("x_unknown", route.path),
-                              bool(handler.opt.get(PENDING_MAY))))
-    return sorted(found)
+    return sorted((method, path, bool(handler.opt.get(PENDING_MAY)))
+                  for method, path, handler in signed_handlers(app)
+                  if method not in READS and not handler.opt.get(READ_ONLY))
 
 
 async def test_every_write_but_its_own_disclosure_and_keys_is_member_pending(
