@@ -15,13 +15,14 @@ _JSON = (b"content-type", b"application/json")
 
 
 class EncodedJSON:
-    __slots__ = ("body", "status")
+    """A 200 answer whose body is JSON already."""
 
-    def __init__(self, body: bytes, status: int = 200) -> None:
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
         self.body = body
-        self.status = status
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status,
+        await send({"type": "http.response.start", "status": 200,
                     "headers": [_JSON, (b"content-length", str(len(self.body)).encode())]})
         await send({"type": "http.response.body", "body": self.body, "more_body": False})

@@ -10,6 +10,8 @@ import os
 import secrets
 from pathlib import Path
 
+from registry.durable import sync_directory
+
 
 def create_once(path: Path, content: bytes) -> bool:
     """Make `path` (owner-readable only) holding `content`, unless it exists; True when
@@ -31,15 +33,7 @@ def create_once(path: Path, content: bytes) -> bool:
             os.link(draft, path)
         except FileExistsError:
             return False
-        _sync_directory(path.parent)  # the new name survives a crash, like its content
+        sync_directory(path.parent)  # the new name survives a crash, like its content
         return True
     finally:
         draft.unlink()
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
+from registry.durable import sync_directory
 from sync.verify import Verified
 
 
@@ -89,12 +90,4 @@ def replace(path: Path, content: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(temp, path)
-    sync_dir(path)
-
-
-def sync_dir(path: Path) -> None:
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_directory(path.parent)

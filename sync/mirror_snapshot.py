@@ -23,7 +23,8 @@ from typing import IO, Any
 import msgspec
 
 from registry.changelog import GENESIS
-from sync.mirror_journal import Header, pages, read_header, sync_dir
+from registry.durable import sync_directory
+from sync.mirror_journal import Header, pages, read_header
 
 MAGIC = b"RMSNAP01"
 CHUNK = 1000  # records per frame: decoded at once, so few temporaries live among the index
@@ -151,7 +152,7 @@ class _Writer:
         if self.path.exists():
             os.replace(self.path, previous)
         os.replace(self.temp, self.path)
-        sync_dir(self.path)
+        sync_directory(self.path.parent)
 
     def abandon(self) -> None:
         self.out.close()

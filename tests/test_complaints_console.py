@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from api.settings import Settings
 from tests.conftest import NODE_ID
 from tests.support.client import SignedClient
-from tests.support.console import make_console_operator, sign_in
+from tests.support.console import https_client, make_console_operator, sign_in
 from tests.support.factories import admit_member
 from tests.support.receiver import receiving
 from tests.support.whitelist import Cast, cast, entrust, traceable_number
@@ -34,8 +34,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
-        test_client.follow_redirects = False
+    async with https_client(app) as test_client:
         yield test_client
 
 

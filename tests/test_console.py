@@ -12,17 +12,19 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.support.client import SignedClient
-from tests.support.console import ConsoleLogin, csrf_of, make_console_operator, sign_in
+from tests.support.console import (
+    ConsoleLogin,
+    csrf_of,
+    https_client,
+    make_console_operator,
+    sign_in,
+)
 from tests.support.factories import admit_member
 
 
 @pytest.fixture(scope="module")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
-    # https, so that the client sends back the Secure session cookie as a browser would.
-    async with AsyncTestClient(
-        app, base_url="https://testserver.local",
-    ) as test_client:
-        test_client.follow_redirects = False  # the tests look at each redirect themselves
+    async with https_client(app) as test_client:
         yield test_client
 
 

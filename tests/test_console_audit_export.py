@@ -16,14 +16,13 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.support.client import SignedClient
-from tests.support.console import ConsoleLogin, make_console_operator, sign_in
+from tests.support.console import ConsoleLogin, https_client, make_console_operator, sign_in
 from tests.support.factories import admit_member
 
 
 @pytest.fixture(scope="module")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
-    # https, so that the Secure session cookie comes back as from a browser.
-    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+    async with https_client(app, follow_redirects=True) as test_client:
         yield test_client
 
 

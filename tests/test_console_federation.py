@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from api.settings import Settings
 from tests.conftest import NODE_ID
-from tests.support.console import csrf_of, make_console_operator, sign_in
+from tests.support.console import csrf_of, https_client, make_console_operator, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
-        test_client.follow_redirects = False
+    async with https_client(app) as test_client:
         yield test_client
 
 

@@ -16,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.support.client import SignedClient
-from tests.support.console import ConsoleLogin, make_console_operator, sign_in
+from tests.support.console import ConsoleLogin, https_client, make_console_operator, sign_in
 from tests.support.factories import admit_member
 from tests.support.people import filing_body, make_prc_id
 from tests.support.whitelist import Cast, traceable_number
@@ -79,8 +79,7 @@ def english_in(html: str, data: tuple[str, ...] = ()) -> list[str]:
 
 @pytest.fixture(scope="module")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
-    # https, so that the Secure session cookie comes back as from a browser.
-    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
+    async with https_client(app, follow_redirects=True) as test_client:
         yield test_client
 
 

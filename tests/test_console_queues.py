@@ -13,15 +13,20 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.support.client import SignedClient
-from tests.support.console import ConsoleLogin, csrf_of, make_console_operator, sign_in
+from tests.support.console import (
+    ConsoleLogin,
+    csrf_of,
+    https_client,
+    make_console_operator,
+    sign_in,
+)
 from tests.support.factories import admit_member
 from tests.support.people import filing_body, make_prc_id
 
 
 @pytest.fixture(scope="module")
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Any]]:
-    async with AsyncTestClient(app, base_url="https://testserver.local") as test_client:
-        test_client.follow_redirects = False
+    async with https_client(app) as test_client:
         yield test_client
 
 

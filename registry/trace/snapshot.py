@@ -30,6 +30,7 @@ from pathlib import Path
 
 import msgspec
 
+from registry.durable import sync_directory
 from registry.trace.base import Base, Small, Table
 
 MAGIC = b"RTINDEX\x00"
@@ -136,7 +137,7 @@ def write(path: Path, base: Base, extra: bytes = b"\xc0") -> int:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _sync_dir(path.parent)
+    sync_directory(path.parent)
     return size
 
 
@@ -145,14 +146,6 @@ def _bytes_of(cells: Sequence[int], code: str) -> memoryview:
     if isinstance(cells, (array, memoryview)) and cells.itemsize == array(code).itemsize:
         return memoryview(cells).cast("B")
     return memoryview(array(code, cells)).cast("B")
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read(path: Path) -> Snapshot:

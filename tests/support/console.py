@@ -1,20 +1,36 @@
-"""Console test helpers: an operator with a password and TOTP, and signing in as one."""
+"""Console test helpers: an operator with a password and TOTP, signing in as one, and a
+client that keeps the console's Secure cookie."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pyotp
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from registry.console import credentials
 from registry.console.sealing import load_or_create_key
 from registry.db import Connection
 from registry.principals import create_operator
+
+
+@contextlib.asynccontextmanager
+async def https_client(app: Litestar, follow_redirects: bool = False
+                       ) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A test client on https, so that the Secure session cookie comes back as from a
+    browser; by default it leaves redirects to the test, which looks at each."""
+    async with AsyncTestClient(app, base_url="https://testserver.local") as client:
+        client.follow_redirects = follow_redirects
+        yield client
 
 
 @dataclass
